@@ -1,0 +1,58 @@
+# `make demo` runs the main job, `make test` runs every test; each sets itself up first.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+# Nothing is downloaded at run time: these must be set before huggingface_hub is imported.
+export HF_HUB_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export MPLBACKEND := Agg
+# Set-up is redone only when the project's requirements change.
+STAMP := $(VENV)/.setup-$(shell cat settings.ini setup.py | sha256sum | cut -c1-16)
+
+.PHONY: help setup demo test check-clean check-export check-readme nbtest pytest bench export clean-venv
+
+help:
+	@echo "make demo   set up (venv, pip, apt) and run the main job: p2ikit demo"
+	@echo "make test   set up and run every check and test (notebooks, package sync, pytest)"
+	@echo "make bench  run the benchmarks in bench/ (they print figures)"
+
+setup: $(STAMP)
+
+$(STAMP): settings.ini setup.py tools/setup.sh
+	bash tools/setup.sh $(VENV)
+	rm -f $(VENV)/.setup-*
+	touch $@
+
+demo: setup
+	$(BIN)/p2ikit demo
+
+# Stops at the first failure; the order is cheapest first.
+test: setup check-clean check-export check-readme nbtest pytest
+
+check-clean: setup
+	bash tools/unchanged.sh "notebooks are not clean: run nbdev_clean and commit" nbs -- $(BIN)/nbdev_clean
+
+check-export: setup
+	bash tools/unchanged.sh "p2ikit/ is not what nbs/ exports: run nbdev_export and commit" p2ikit -- $(BIN)/nbdev_export
+
+check-readme: setup
+	bash tools/unchanged.sh "README.md is not what nbs/index.ipynb generates: run tools/make_readme.py and commit" README.md -- $(BIN)/python tools/make_readme.py
+
+nbtest: setup
+	$(BIN)/nbdev_test --n_workers 2 --flags slow --do_print --timing
+
+pytest: setup
+	$(BIN)/python -m pytest tests/ -x -q
+
+bench: setup
+	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b; done
+
+export: setup
+	$(BIN)/nbdev_export && $(BIN)/nbdev_clean && $(BIN)/python tools/make_readme.py
+
+clean-venv:
+	rm -rf $(VENV)
