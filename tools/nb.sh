@@ -8,13 +8,14 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 jt="$here/.venv/bin/jupytext"
 case "$1" in
   to-py) "$jt" --quiet --to py:percent "$2" -o "$3" ;;
-  to-nb) "$jt" --quiet --to ipynb --set-kernel python3 "$2" -o "$3"
+  to-nb) upd=""; [ -f "$3" ] && upd="--update"  # --update keeps cell ids, so exports diff cleanly
+         "$jt" --quiet --to ipynb $upd --set-kernel python3 "$2" -o "$3"
          "$here/.venv/bin/python" - "$3" <<'PY'
 import sys, nbformat
 nb = nbformat.read(sys.argv[1], as_version=4)
 nb.metadata.pop("jupytext", None)
 nbformat.write(nb, sys.argv[1])
 PY
-         ;;
+         "$here/.venv/bin/nbdev_clean" --fname "$3" ;;
   *) echo "usage: $0 to-py NOTEBOOK SCRIPT | to-nb SCRIPT NOTEBOOK" >&2; exit 2 ;;
 esac
