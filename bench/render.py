@@ -1,0 +1,116 @@
+"""Renderer timings on this machine's CPU at the size a training step uses: B=32 clouds of N=1024 points, V=10
+views at 224×224 (PointCLIP V2's rig). Prints ms per batch (median of repeats) for the z-buffer and every depth
+style, the vectorised realistic projection against the step-by-step port of PointCLIP V2 (the test oracle in
+tests/test_render_realistic.py) timed alternately in this one run, their agreement, the peak memory of each call
+and the time to ray-cast a 10k-triangle mesh in 10 views.
+
+Peak memory is the peak resident set size (getrusage ru_maxrss) of a fresh Python process that builds the inputs
+and makes the one call, minus the same process's peak just before the call: torch's CPU allocations are not seen
+by tracemalloc, RSS sees them all."""
+import math
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from test_render_realistic import port_for_rig, realistic_port  # noqa: E402
+
+from p2ikit.ops import random_rotation  # noqa: E402
+from p2ikit.render import (ViewRig, lift, render_depth_images, render_mesh, render_points,  # noqa: E402
+                           splat)
+
+B, N, V, S = 32, 1024, 10, 224
+
+
+def torus(R=0.68, r=0.3, n_major=100, n_minor=50):
+    "A 2·100·50 = 10,000-triangle torus about the y axis."
+    a = torch.arange(n_major) * 2 * math.pi / n_major
+    b = torch.arange(n_minor) * 2 * math.pi / n_minor
+    A, Bm = torch.meshgrid(a, b, indexing="ij")
+    verts = torch.stack([(R + r * Bm.cos()) * A.cos(), r * Bm.sin(), (R + r * Bm.cos()) * A.sin()], -1).view(-1, 3)
+    i, j = torch.meshgrid(torch.arange(n_major), torch.arange(n_minor), indexing="ij")
+    q = lambda di, dj: ((i + di) % n_major * n_minor + (j + dj) % n_minor).flatten()
+    return verts, torch.cat([torch.stack([q(0, 0), q(1, 0), q(1, 1)], -1), torch.stack([q(0, 0), q(1, 1), q(0, 1)], -1)])
+
+
+def clouds(seed=0):
+    "B surface clouds: torus samples (area-weighted), each turned by a random rotation."
+    g = torch.Generator().manual_seed(seed)
+    verts, faces = torus()
+    a, b, c = (verts[faces[:, k]] for k in range(3))
+    f = torch.multinomial(torch.linalg.cross(b - a, c - a).norm(dim=-1), B * N, replacement=True, generator=g)
+    s, t = torch.rand(B * N, 1, generator=g).sqrt(), torch.rand(B * N, 1, generator=g)
+    pts = ((1 - s) * a[f] + s * (1 - t) * b[f] + s * t * c[f]).view(B, N, 3)
+    return pts @ random_rotation(B, generator=g).transpose(1, 2)
+
+
+def calls():
+    rig = ViewRig.pointclip_v2_10(image_size=S)
+    pts = clouds()
+    feats = torch.randn(B, N, 384)
+    rend = render_points(pts, rig)
+    maps = torch.randn(B, V, 384, 14, 14)
+    return {
+        "render_points (z-buffer, radius 0)": lambda: render_points(pts, rig),
+        "render_points (z-buffer, radius 2)": lambda: render_points(pts, rig, radius=2),
+        "style 'pointclip'": lambda: render_depth_images(pts, rig, "pointclip"),
+        "style 'realistic' (vectorised)": lambda: render_depth_images(pts, rig, "realistic"),
+        "style 'realistic' (V2 port, oracle)": lambda: port_for_rig(pts, rig),
+        "style 'zbuffer' (radius 2)": lambda: render_depth_images(pts, rig, "zbuffer"),
+        "splat C=384 -> 14x14": lambda: splat(feats, rend, 14),
+        "lift 14x14 C=384": lambda: lift(maps, rend),
+        "render_mesh 10k triangles": lambda: render_mesh(torus(), rig),
+    }
+
+
+def timed(fn, repeats):
+    fn()  # warm-up
+    out = []
+    for _ in range(repeats):
+        t = time.perf_counter(); fn(); out.append((time.perf_counter() - t) * 1e3)
+    return out
+
+
+def peak_mb(name):
+    "Peak RSS growth (MB) of one call, in a fresh process (this script with --peak NAME)."
+    out = subprocess.run([sys.executable, __file__, "--peak", name], capture_output=True, text=True)
+    return float(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else float("nan")
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--peak"]:
+    fn = calls()[sys.argv[2]]
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with torch.no_grad(): fn()
+    print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)  # KB on Linux
+elif __name__ == "__main__":
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f} "
+          f"(shared machine: figures are noisy)")
+    print(f"B={B} clouds, N={N} points, V={V} views (pointclip_v2_10), {S}x{S}\n")
+    fns = calls()
+    with torch.no_grad():
+        # the realistic pair, alternately in one run
+        fast_ms, port_ms = [], []
+        fns["style 'realistic' (vectorised)"](); fns["style 'realistic' (V2 port, oracle)"]()
+        for _ in range(5):
+            fast_ms += timed(fns["style 'realistic' (vectorised)"], 1)
+            port_ms += timed(fns["style 'realistic' (V2 port, oracle)"], 1)
+        pts, rig = clouds(), ViewRig.pointclip_v2_10(image_size=S)
+        fast = render_depth_images(pts, rig, "realistic")
+        diff = (fast - port_for_rig(pts, rig)).abs().max().item()
+        own = (fast - realistic_port(pts, size=S)).abs()
+        print(f"{'call':40s} {'ms/batch':>9s} {'peak MB':>8s}")
+        for name, fn in fns.items():
+            if "realistic" in name: ms = fast_ms if "vectorised" in name else port_ms
+            else: ms = timed(fn, 3)
+            print(f"{name:40s} {statistics.median(ms):9.1f} {peak_mb(name):8.1f}")
+    f, p = statistics.median(fast_ms), statistics.median(port_ms)
+    print(f"\nrealistic: port / vectorised = {p / f:.2f}x (medians of 5 alternating runs: {p:.0f} ms vs {f:.0f} ms)")
+    print(f"realistic: max |vectorised - port| over {B}x{V} images at {S}px = {diff:.2e} (same view matrices)")
+    print(f"realistic vs the port with V2's own float32 Euler matrices: max diff {own.max().item():.2e}, "
+          f"{(own > 1e-5).float().mean().item() * 100:.3f}% of pixels differ by > 1e-5")
