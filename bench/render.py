@@ -4,12 +4,13 @@ style, the vectorised realistic projection against the step-by-step port of Poin
 tests/test_render_realistic.py) timed alternately in this one run, their agreement, the peak memory of each call
 and the time to ray-cast a 10k-triangle mesh in 10 views.
 
-Peak memory is the peak resident set size (getrusage ru_maxrss) of a fresh Python process that builds the inputs
-and makes the one call, minus the same process's peak just before the call: torch's CPU allocations are not seen
-by tracemalloc, RSS sees them all."""
+Peak memory is the growth of the resident set size during one call, in a fresh Python process that builds only
+that call's inputs and runs it once to warm up: the kernel's peak RSS (VmHWM) is reset through
+/proc/self/clear_refs just before the call and read after it, minus the RSS at the reset. torch's CPU
+allocations are invisible to tracemalloc; RSS sees them all."""
+import gc
 import math
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -21,6 +22,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from test_render_realistic import port_for_rig, realistic_port  # noqa: E402
 
+from p2ikit.data import Mesh, sample_surface  # noqa: E402
 from p2ikit.ops import random_rotation  # noqa: E402
 from p2ikit.render import (ViewRig, lift, render_depth_images, render_mesh, render_points,  # noqa: E402
                            splat)
@@ -40,32 +42,34 @@ def torus(R=0.68, r=0.3, n_major=100, n_minor=50):
 
 
 def clouds(seed=0):
-    "B surface clouds: torus samples (area-weighted), each turned by a random rotation."
-    g = torch.Generator().manual_seed(seed)
-    verts, faces = torus()
-    a, b, c = (verts[faces[:, k]] for k in range(3))
-    f = torch.multinomial(torch.linalg.cross(b - a, c - a).norm(dim=-1), B * N, replacement=True, generator=g)
-    s, t = torch.rand(B * N, 1, generator=g).sqrt(), torch.rand(B * N, 1, generator=g)
-    pts = ((1 - s) * a[f] + s * (1 - t) * b[f] + s * t * c[f]).view(B, N, 3)
-    return pts @ random_rotation(B, generator=g).transpose(1, 2)
+    "B surface clouds: N points sampled by area from the torus, each turned by a random rotation."
+    pts = sample_surface(Mesh(*torus()), B * N, seed=seed)[0].view(B, N, 3)
+    return pts @ random_rotation(B, generator=seed).transpose(1, 2)
 
 
 def calls():
+    "name -> setup(); each setup builds only its own inputs and returns the call to time."
     rig = ViewRig.pointclip_v2_10(image_size=S)
     pts = clouds()
-    feats = torch.randn(B, N, 384)
-    rend = render_points(pts, rig)
-    maps = torch.randn(B, V, 384, 14, 14)
+    def splat_setup():
+        rend, feats = render_points(pts, rig), torch.randn(B, N, 384)
+        return lambda: splat(feats, rend, 14)
+    def lift_setup():
+        rend, maps = render_points(pts, rig), torch.randn(B, V, 384, 14, 14)
+        return lambda: lift(maps, rend)
+    def mesh_setup():
+        mesh = torus()
+        return lambda: render_mesh(mesh, rig)
     return {
-        "render_points (z-buffer, radius 0)": lambda: render_points(pts, rig),
-        "render_points (z-buffer, radius 2)": lambda: render_points(pts, rig, radius=2),
-        "style 'pointclip'": lambda: render_depth_images(pts, rig, "pointclip"),
-        "style 'realistic' (vectorised)": lambda: render_depth_images(pts, rig, "realistic"),
-        "style 'realistic' (V2 port, oracle)": lambda: port_for_rig(pts, rig),
-        "style 'zbuffer' (radius 2)": lambda: render_depth_images(pts, rig, "zbuffer"),
-        "splat C=384 -> 14x14": lambda: splat(feats, rend, 14),
-        "lift 14x14 C=384": lambda: lift(maps, rend),
-        "render_mesh 10k triangles": lambda: render_mesh(torus(), rig),
+        "render_points (z-buffer, radius 0)": lambda: lambda: render_points(pts, rig),
+        "render_points (z-buffer, radius 2)": lambda: lambda: render_points(pts, rig, radius=2),
+        "style 'pointclip'": lambda: lambda: render_depth_images(pts, rig, "pointclip"),
+        "style 'realistic' (vectorised)": lambda: lambda: render_depth_images(pts, rig, "realistic"),
+        "style 'realistic' (V2 port, oracle)": lambda: lambda: port_for_rig(pts, rig),
+        "style 'zbuffer' (radius 2)": lambda: lambda: render_depth_images(pts, rig, "zbuffer"),
+        "splat C=384 -> 14x14": splat_setup,
+        "lift 14x14 C=384": lift_setup,
+        "render_mesh 10k triangles, 10 views": mesh_setup,
     }
 
 
@@ -83,16 +87,25 @@ def peak_mb(name):
     return float(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else float("nan")
 
 
+def _status_kb(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field): return int(line.split()[1])
+
+
 if __name__ == "__main__" and sys.argv[1:2] == ["--peak"]:
-    fn = calls()[sys.argv[2]]
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    with torch.no_grad(): fn()
-    print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)  # KB on Linux
+    with torch.no_grad():
+        fn = calls()[sys.argv[2]]()
+        fn()                                                    # warm-up: lazy inits are not the call's memory
+        gc.collect()
+        with open("/proc/self/clear_refs", "w") as f: f.write("5")  # reset the peak RSS (VmHWM) to the current RSS
+        before = _status_kb("VmRSS")
+        fn()
+    print((_status_kb("VmHWM") - before) / 1024)
 elif __name__ == "__main__":
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f} "
           f"(shared machine: figures are noisy)")
     print(f"B={B} clouds, N={N} points, V={V} views (pointclip_v2_10), {S}x{S}\n")
-    fns = calls()
+    fns = {name: setup() for name, setup in calls().items()}
     with torch.no_grad():
         # the realistic pair, alternately in one run
         fast_ms, port_ms = [], []

@@ -90,29 +90,34 @@ class PointNet(nn.Module):
         for i, layer in enumerate(self.encoder):
             x = layer(x)
             if i == self.local_layer: local = x
-        glob = x.amax(-1)                                                   # (B, C): symmetric in the points
+        glob = x.max(-1).values                                             # (B, C): symmetric in the points
         per_point = self.head(torch.cat([local, glob.unsqueeze(-1).expand_as(x)], 1))
         return PointFeatures(per_point.transpose(1, 2), glob)
 
 # %% ../nbs/04_backbones.ipynb #c30f3728
+class _NormAct(nn.Module):
+    "BatchNorm over the last (channel) dimension of (..., C), then an activation."
+    def __init__(self, c: int, act: nn.Module):
+        super().__init__()
+        self.bn, self.act = nn.BatchNorm1d(c), act
+    def forward(self, x): return self.act(self.bn(x.reshape(-1, x.shape[-1])).view(x.shape))
+
 class EdgeConv(nn.Module):
-    "EdgeConv on a dynamic kNN graph: `forward(x (B, C_in, N)) -> (B, C_out, N)`."
+    "EdgeConv on a dynamic kNN graph, channel-last: `forward(x (B, N, C_in)) -> (B, N, C_out)`."
     def __init__(self, c_in: int, c_out: int, k: int = 20, negative_slope: float = 0.2):
         super().__init__()
         self.k = k
-        self.theta = nn.Conv1d(c_in, c_out, 1, bias=False)   # acts on x_j - x_i
-        self.phi = nn.Conv1d(c_in, c_out, 1, bias=False)     # acts on x_i
-        self.bn, self.act = nn.BatchNorm2d(c_out), nn.LeakyReLU(negative_slope)
+        self.theta = nn.Linear(c_in, c_out, bias=False)   # acts on x_j - x_i
+        self.phi = nn.Linear(c_in, c_out, bias=False)     # acts on x_i
+        self.norm = _NormAct(c_out, nn.LeakyReLU(negative_slope))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        feats = x.detach().transpose(1, 2)
-        if self.k > feats.shape[1]:
-            raise BadInput(f"`points` has N={feats.shape[1]} points, fewer than the DGCNN neighbourhood k={self.k}")
-        _, idx = knn(feats, feats, self.k)                                   # (B, N, k), self included
+        if self.k > x.shape[1]:
+            raise BadInput(f"`points` has N={x.shape[1]} points, fewer than the DGCNN neighbourhood k={self.k}")
+        _, idx = knn(x.detach(), x.detach(), self.k)                        # (B, N, k), self included
         a = self.theta(x)
-        b = self.phi(x) - a
-        edge = index_points(a.transpose(1, 2), idx).permute(0, 3, 1, 2) + b.unsqueeze(-1)   # (B, C_out, N, k)
-        return self.act(self.bn(edge)).amax(-1)
+        edge = index_points(a, idx) + (self.phi(x) - a).unsqueeze(2)        # (B, N, k, C_out)
+        return self.norm(edge).max(2).values
 
 class DGCNN(nn.Module):
     """DGCNN (Wang et al. 2019): EdgeConv layers of `widths` with `k` neighbours, then an embedding to `out_dim`.
@@ -126,21 +131,22 @@ class DGCNN(nn.Module):
         self.out_dim, self.k = out_dim, k
         act = lambda: nn.LeakyReLU(negative_slope)
         self.edges = nn.ModuleList([EdgeConv(a, b, k, negative_slope) for a, b in zip([3] + widths[:-1], widths)])
-        self.embed = _mlp1d([sum(widths), out_dim], act)
-        self.head = nn.Sequential(*_mlp1d([sum(widths) + out_dim, out_dim], act), nn.Conv1d(out_dim, out_dim, 1))
+        self.embed = nn.Sequential(nn.Linear(sum(widths), out_dim, bias=False), _NormAct(out_dim, act()))
+        self.head = nn.Sequential(nn.Linear(sum(widths) + out_dim, out_dim, bias=False), _NormAct(out_dim, act()),
+                                  nn.Linear(out_dim, out_dim))
 
     def forward(self, points: torch.Tensor) -> PointFeatures:
         dims = check_points(points)
         if dims["N"][0] < self.k:
             raise BadInput(f"`points` has N={dims['N'][0]} points, fewer than the DGCNN neighbourhood k={self.k}")
-        x, outs = points.transpose(1, 2), []
+        x, outs = points, []
         for edge in self.edges:
             x = edge(x); outs.append(x)
-        local = torch.cat(outs, 1)
+        local = torch.cat(outs, -1)
         emb = self.embed(local)
-        glob = emb.amax(-1)
-        per_point = self.head(torch.cat([local, glob.unsqueeze(-1).expand_as(emb)], 1))
-        return PointFeatures(per_point.transpose(1, 2), glob)
+        glob = emb.max(1).values
+        per_point = self.head(torch.cat([local, glob.unsqueeze(1).expand_as(emb)], -1))
+        return PointFeatures(per_point, glob)
 
 # %% ../nbs/04_backbones.ipynb #2d53aa50
 def group_patches(points: torch.Tensor, num_group: int, group_size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -171,8 +177,8 @@ class PatchEmbed(nn.Module):
         check_tensor(patches, "patches", ("B", "G", "S", 3), dtype="float")
         B, G, S, _ = patches.shape
         f = self.first(patches.reshape(B * G, S, 3).transpose(1, 2))          # (BG, h2, S)
-        f = torch.cat([f.amax(-1, keepdim=True).expand_as(f), f], 1)
-        return self.second(f).amax(-1).reshape(B, G, -1)
+        f = torch.cat([f.max(-1, keepdim=True).values.expand_as(f), f], 1)
+        return self.second(f).max(-1).values.reshape(B, G, -1)
 
 # %% ../nbs/04_backbones.ipynb #a964f3df
 POS_EMBEDS = ("mlp", "sinusoidal", "none")
@@ -281,7 +287,7 @@ class PointTransformer(nn.Module):
         for blk in self.blocks: x = blk(x if pos is None else x + pos)
         x = self.norm(x)
         cls, tokens = x[:, 0], x[:, 1:]
-        glob = self.global_proj(torch.cat([cls, tokens.amax(1)], -1))
+        glob = self.global_proj(torch.cat([cls, tokens.max(1).values], -1))
         return PointFeatures(interpolate_features(points, centers, tokens), glob, tokens, centers)
 
 # %% ../nbs/04_backbones.ipynb #31ec6ff3
@@ -290,7 +296,7 @@ BACKBONES = {"pointnet": PointNet, "dgcnn": DGCNN, "point_transformer": PointTra
 BACKBONE_PRESETS = {
     "pointnet": {"tiny": dict(widths=(32, 64, 128), local_layer=1),
                  "base": dict(widths=(64, 64, 64, 128, 1024), local_layer=1)},
-    "dgcnn": {"tiny": dict(widths=(32, 32, 64, 64), k=10, out_dim=128),
+    "dgcnn": {"tiny": dict(widths=(32, 32, 64), k=10, out_dim=128),
               "base": dict(widths=(64, 64, 128, 256), k=20, out_dim=1024)},
     "point_transformer": {
         "tiny": dict(trans_dim=96, depth=4, heads=3, num_group=32, group_size=16, embed_hidden=(32, 64, 128),

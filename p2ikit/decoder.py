@@ -76,17 +76,17 @@ class ConvBlock(nn.Module):
 
 class ProjectionDecoder(nn.Module):
     """Splat, refine, up-convolve: `forward(features: PointFeatures, rendering: Rendering) -> (B, V, out_dim, h, w)`
-    with (h, w) = `out_size`. The splat grid is `out_size / 2**num_up` (rounded up); `with_geometry` adds the
-    coverage mask and relative depth as two input channels."""
+    with (h, w) = `out_size`. The splat grid is `out_size / (2**num_up * shuffle)` (rounded up); `with_geometry`
+    adds the coverage mask and relative depth as two input channels."""
     def __init__(self, in_dim: int, out_dim: int, out_size, hidden: int = 256, refine: int = 2, num_up: int = 1,
-                 with_geometry: bool = True, init: str = "default"):
+                 shuffle: int = 1, with_geometry: bool = True, init: str = "default"):
         super().__init__()
-        for v, name in ((in_dim, "in_dim"), (out_dim, "out_dim"), (hidden, "hidden")):
+        for v, name in ((in_dim, "in_dim"), (out_dim, "out_dim"), (hidden, "hidden"), (shuffle, "shuffle")):
             if not (isinstance(v, int) and v > 0): raise BadInput(f"`{name}` must be a positive int, got {v!r}")
         for v, name in ((refine, "refine"), (num_up, "num_up")):
             if not (isinstance(v, int) and v >= 0): raise BadInput(f"`{name}` must be an int >= 0, got {v!r}")
         self.in_dim, self.out_dim, self.out_size = in_dim, out_dim, _pair(out_size)
-        self.grid = tuple(math.ceil(s / 2 ** num_up) for s in self.out_size)
+        self.grid = tuple(math.ceil(s / (2 ** num_up * shuffle)) for s in self.out_size)
         self.with_geometry = with_geometry
         self.inp = nn.Conv2d(in_dim + 2 * with_geometry, hidden, 1)
         self.refine = nn.Sequential(*[ConvBlock(hidden) for _ in range(refine)])
@@ -96,7 +96,7 @@ class ProjectionDecoder(nn.Module):
             ups += [nn.ConvTranspose2d(c, c2, 2, stride=2, bias=False), nn.GroupNorm(_groups(c2), c2), nn.GELU()]
             c = c2
         self.up = nn.Sequential(*ups)
-        self.head = nn.Conv2d(c, out_dim, 1)
+        self.head = nn.Sequential(nn.Conv2d(c, out_dim * shuffle ** 2, 1), nn.PixelShuffle(shuffle))
         init_weights(self, init)
 
     def forward(self, features: PointFeatures, rendering: Rendering) -> torch.Tensor:
@@ -106,19 +106,19 @@ class ProjectionDecoder(nn.Module):
         if self.with_geometry:
             mask = splat_mask(rendering, self.grid).to(x)
             x = torch.cat([x, mask, splat_depth(rendering, self.grid).to(x)], 2)
-        x = self.up(self.refine(self.inp(x.flatten(0, 1))))
+        x = self.head(self.up(self.refine(self.inp(x.flatten(0, 1)))))
         if tuple(x.shape[-2:]) != self.out_size:
             x = F.interpolate(x, size=self.out_size, mode="bilinear", align_corners=False)
-        return self.head(x).unflatten(0, (B, V))
+        return x.unflatten(0, (B, V))
 
 # %% ../nbs/05_decoder.ipynb #cd24c894
 class ImageDecoder(ProjectionDecoder):
     """Projection decoder with a sigmoid head: `forward(features, rendering) -> (B, V, out_dim, h, w)` in [0, 1],
     `out_dim` 3 (RGB) or 1 (depth/grey)."""
-    def __init__(self, in_dim: int, out_dim: int, out_size, hidden: int = 128, refine: int = 2, num_up: int = 2,
-                 with_geometry: bool = True, init: str = "default"):
+    def __init__(self, in_dim: int, out_dim: int, out_size, hidden: int = 128, refine: int = 2, num_up: int = 1,
+                 shuffle: int = 2, with_geometry: bool = True, init: str = "default"):
         if out_dim not in (1, 3): raise BadInput(f"`out_dim` of the image decoder must be 3 (RGB) or 1 (depth), got {out_dim!r}")
-        super().__init__(in_dim, out_dim, out_size, hidden, refine, num_up, with_geometry, init)
+        super().__init__(in_dim, out_dim, out_size, hidden, refine, num_up, shuffle, with_geometry, init)
 
     def forward(self, features: PointFeatures, rendering: Rendering) -> torch.Tensor:
         return torch.sigmoid(super().forward(features, rendering))
@@ -183,7 +183,7 @@ DECODER_PRESETS = {
     "projection": {"tiny": dict(hidden=64, refine=1, num_up=1), "base": dict(hidden=256, refine=2, num_up=1)},
     "attention": {"tiny": dict(dim=96, depth=1, heads=3, num_tokens=32),
                   "base": dict(dim=384, depth=4, heads=6, num_tokens=64)},
-    "image": {"tiny": dict(hidden=32, refine=1, num_up=2), "base": dict(hidden=128, refine=2, num_up=2)},
+    "image": {"tiny": dict(hidden=32, refine=1, num_up=1, shuffle=4), "base": dict(hidden=128, refine=2, num_up=1, shuffle=2)},
 }
 
 def make_decoder(name: str, in_dim: int, out_dim: int, out_size, preset: str | None = None, **cfg) -> nn.Module:

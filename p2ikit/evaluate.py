@@ -67,6 +67,7 @@ def topk_accuracy(scores, labels, k: int = 1) -> float:
     s = _as_tensor(scores, "scores")
     dims = check_tensor(s, "scores", ("M", "K"), dtype="float", finite=True)
     y = _check_labels(labels, "labels", dims)
+    if int(y.max()) >= s.shape[1]: raise BadInput(f"`labels` go up to {int(y.max())} but `scores` has K={s.shape[1]}")
     check_positive(k, "k")
     top = s.topk(min(k, s.shape[1]), dim=1).indices
     return 100 * (top == y[:, None]).any(1).float().mean().item()
@@ -137,13 +138,14 @@ CLASSIFIERS = ("logreg", "svm")
 def _l2(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
-def fit_linear(features, labels, classifier: str = "logreg", C: float = 1.0, normalize: bool = True, seed: int = 0):
+def fit_linear(features, labels, classifier: str = "svm", C: float = 1.0, normalize: bool = True, seed: int = 0):
     "A fitted scikit-learn linear classifier on features (M, C) and labels (M,); predict with `predict_linear`."
     from sklearn.linear_model import LogisticRegression
     from sklearn.svm import LinearSVC
     x, y = _check_xy(features, labels)
     check_choice(classifier, "classifier", CLASSIFIERS); check_positive(C, "C")
-    if len(np.unique(y)) < 2: raise BadInput(f"`labels` must hold at least 2 classes to fit a classifier, got {np.unique(y)}")
+    if len(np.unique(y)) < 2:
+        raise BadInput(f"`labels` must hold at least 2 classes to fit a classifier, got {np.unique(y)}")
     model = (LogisticRegression(C=C, max_iter=2000, random_state=seed) if classifier == "logreg"
              else LinearSVC(C=C, max_iter=20000, random_state=seed))
     model.fit(_l2(x) if normalize else x, y)
@@ -435,7 +437,8 @@ def _fit_ce(module: torch.nn.Module, logits_fn: Callable, targets: torch.Tensor,
 
 def fit_inter_view_adapter(view_features: torch.Tensor, labels, text_features: torch.Tensor, view_weights=None,
                            epochs: int = 60, lr: float = 1e-2, weight_decay: float = 1e-4, batch_size: int = 32,
-                           scale: float = 100.0, seed: int = 0, progress: bool = False, **adapter_cfg) -> InterViewAdapter:
+                           scale: float = 100.0, seed: int = 0, progress: bool = False,
+                           **adapter_cfg) -> InterViewAdapter:
     """Train an `InterViewAdapter` on a support set: view features (S, V, D), labels (S,), text features (K, D).
     Returns the adapter in eval mode. Cross-entropy over `adapter_logits`, AdamW, shuffled mini-batches."""
     dims: dict = {}
@@ -477,7 +480,8 @@ def extract_features(model, dataset, rig: ViewRig | None = None, style: str = "p
     view features averaged -> (M, D), or (M, V, D) with `per_view`). `cache`: a teachers.FeatureCache. Runs on
     the model's device (moved to `device` first if given); results are on the CPU."""
     teacher = _is_teacher(model)
-    if teacher and rig is None: raise BadInput("`rig` is needed to render views for a teacher (e.g. ViewRig.pointclip6())")
+    if teacher and rig is None:
+        raise BadInput("`rig` is needed to render views for a teacher (e.g. ViewRig.pointclip6())")
     if per_view and not teacher: raise BadInput("`per_view` needs a teacher; a backbone has one global feature")
     loader = _loader(dataset, batch_size)
     if device is not None: model.to(get_device(device))
@@ -502,7 +506,7 @@ def extract_features(model, dataset, rig: ViewRig | None = None, style: str = "p
     return torch.cat(feats), torch.cat(labels)
 
 # %% ../nbs/09_evaluate.ipynb #383fd2a4
-def linear_probe_episodes(features, labels, episodes: Sequence, classifier: str = "logreg", C: float = 1.0,
+def linear_probe_episodes(features, labels, episodes: Sequence, classifier: str = "svm", C: float = 1.0,
                           normalize: bool = True, progress: bool = False) -> np.ndarray:
     "Query accuracy (%) per episode (E,) of a linear classifier fitted on each episode's support features."
     x, y = _check_xy(features, labels)
@@ -518,7 +522,7 @@ def linear_probe_episodes(features, labels, episodes: Sequence, classifier: str 
     return np.asarray(accs)
 
 def few_shot_linear_probe(features, labels, ways: Sequence[int] = (5, 10), shots: Sequence[int] = (10, 20),
-                          n_query: int = 20, n_episodes: int = 10, seed: int = 0, classifier: str = "logreg",
+                          n_query: int = 20, n_episodes: int = 10, seed: int = 0, classifier: str = "svm",
                           C: float = 1.0, normalize: bool = True, progress: bool = True) -> ResultTable:
     """Linear probe on frozen features (M, C) with labels (M,) over N-way K-shot episodes from
     `data.few_shot_episodes`: one row per (way, shot) with `accuracy` (the mean over episodes), std, ci95
@@ -526,7 +530,8 @@ def few_shot_linear_probe(features, labels, ways: Sequence[int] = (5, 10), shots
     x, y = _check_xy(features, labels)
     if n_episodes < 10: raise BadInput(f"`n_episodes` must be >= 10 for a meaningful interval, got {n_episodes}")
     n_classes = len(np.unique(y))
-    if max(ways) > n_classes: raise BadInput(f"`ways` asks for {max(ways)}-way episodes but `labels` hold {n_classes} classes")
+    if max(ways) > n_classes:
+        raise BadInput(f"`ways` asks for {max(ways)}-way episodes but `labels` hold {n_classes} classes")
     table = ResultTable()
     for way in ways:
         for shot in shots:
@@ -627,11 +632,14 @@ def zero_shot_classify(teacher, dataset, classnames: Sequence[str] | None = None
     classnames = list(classnames if classnames is not None else dataset.classes)
     if isinstance(view_weights, str):
         check_choice(view_weights, "view_weights", ("search",))
-        if val_dataset is None: raise BadInput("`view_weights`='search' needs `val_dataset` (weights are never fitted on test)")
-        if val_dataset is dataset: raise BadInput("`val_dataset` is the evaluated dataset itself; pass the validation split")
+        if val_dataset is None:
+            raise BadInput("`view_weights`='search' needs `val_dataset` (weights are never fitted on test)")
+        if val_dataset is dataset:
+            raise BadInput("`val_dataset` is the evaluated dataset itself; pass the validation split")
         w, source = fit_view_weights(teacher, val_dataset, classnames, rig, style, templates, batch_size=batch_size,
                                      cache=cache, progress=progress), "val_search"
     else:
+        if val_dataset is not None: raise BadInput("`val_dataset` is only read with `view_weights`='search'")
         w = torch.ones(len(rig)) if view_weights is None else torch.as_tensor(view_weights, dtype=torch.float32)
         source = "uniform" if view_weights is None else "given"
         check_tensor(w, "view_weights", (len(rig),), dtype="float", finite=True)
@@ -649,16 +657,18 @@ def adapter_protocol(train_view_features, train_labels, test_view_features, test
     """Result row (protocol 'pointclip_adapter'): the inter-view adapter trained on `k_shot` samples of every class
     of train (view features (M, V, D), labels (M,)) and scored on all of test; mean and std over `runs` draws."""
     dims: dict = {}
-    _check_view_feats(train_view_features, "train_view_features", dims)
+    ftr = _check_view_feats(train_view_features, "train_view_features", dims)
     ytr = _check_labels(train_labels, "train_labels", {"M": dims.pop("M")})
-    _check_view_feats(test_view_features, "test_view_features", dims)
+    fte = _check_view_feats(test_view_features, "test_view_features", dims)
     yte = _check_labels(test_labels, "test_labels", {"M": dims["M"]})
+    check_tensor(text_features, "text_features", ("K", "D"), dims=dims, dtype="float", finite=True)
     K = text_features.shape[0]
     # one query per class is drawn too (the sampler wants one) and left unused: scoring is on all of test
     episodes = few_shot_episodes(ytr.numpy(), K, k_shot, 1, runs, seed)
     accs = []
     for i, ep in enumerate(tqdm(episodes, desc="adapter runs", disable=not progress, leave=False)):
         s = torch.as_tensor(np.asarray(ep.support), dtype=torch.long)
-        ad = fit_inter_view_adapter(train_view_features[s], ytr[s], text_features, view_weights, seed=seed + i, **fit_kw)
-        with torch.no_grad(): accs.append(topk_accuracy(adapter_logits(ad, test_view_features, text_features, view_weights), yte))
+        ad = fit_inter_view_adapter(ftr[s], ytr[s], text_features, view_weights, seed=seed + i, **fit_kw)
+        with torch.no_grad(): scores = adapter_logits(ad, fte, text_features, view_weights)
+        accs.append(topk_accuracy(scores, yte))
     return {"protocol": "pointclip_adapter", "way": K, "shot": k_shot, **_spread_row(accs, "runs", interval=False)}

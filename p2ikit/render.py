@@ -22,11 +22,8 @@ __all__ = ['ViewRig', 'Rendering', 'render_points', 'splat', 'splat_mask', 'lift
 # %% ../nbs/03_render.ipynb #84cc6f1e
 _NEAR = 1e-4  # perspective cameras drop points closer than this to the camera centre
 
-def _angles(x, name: str, V: int | None, default: float | None = None) -> torch.Tensor:
+def _angles(x, name: str, V: int | None) -> torch.Tensor:
     "A (V,) float64 CPU tensor from a number, sequence or tensor (a number is repeated V times)."
-    if x is None:
-        if default is None: raise BadInput(f"`{name}` is required")
-        x = default
     t = torch.as_tensor(x, dtype=torch.float64).detach().cpu()
     if t.ndim == 0 and V is not None: t = t.expand(V).clone()
     check_tensor(t, name, ("V",), dims=None if V is None else {"V": (V, "azimuth")}, finite=True)
@@ -246,7 +243,7 @@ def render_points(points: torch.Tensor, rig: ViewRig, radius: float = 0,
         zbuf = torch.full((trash + 1,), math.inf, dtype=z.dtype, device=dev)
         zbuf.scatter_reduce_(0, keys, depths, "amin")
         ids = torch.arange(N, device=dev).expand(K, B, V, N).reshape(-1)
-        ids = torch.where(depths == zbuf[keys], ids, N)            # the nearest candidates of each pixel...
+        ids = torch.where(depths == zbuf.gather(0, keys), ids, N)  # the nearest candidates of each pixel...
         nearest = torch.full((trash + 1,), N, dtype=torch.long, device=dev)
         nearest.scatter_reduce_(0, keys, ids, "amin")              # ...and the lowest point index among them
         zbuf, nearest = zbuf[:trash], nearest[:trash]
@@ -307,7 +304,7 @@ def splat(features: torch.Tensor, rendering: Rendering, size=None) -> torch.Tens
     B, N, C = features.shape
     S, h, w = _view_point_matrix(rendering, size, features.dtype, features.device, transpose=False)
     out = torch.sparse.mm(S, features.reshape(B * N, C))
-    return out.view(B, rendering.V, h, w, C).permute(0, 1, 4, 2, 3)
+    return out.view(B, rendering.V, h, w, C).permute(0, 1, 4, 2, 3).contiguous()
 
 def splat_mask(rendering: Rendering, size=None) -> torch.Tensor:
     "Cells (B, V, 1, h, w) bool that hold at least one visible point at resolution `size`."

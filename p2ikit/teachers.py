@@ -9,7 +9,6 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # read by huggingface_hub at import: the kit never downloads
 
-import copy
 import difflib
 import hashlib
 import json
@@ -33,13 +32,15 @@ from tqdm.auto import tqdm
 
 from .core import (BadInput, CorruptCache, CorruptCheckpoint, MissingWeights, atomic_torch_save, atomic_write,
                          check_positive, check_tensor, get_device, make_generator, seed_everything, sha256_tensor)
+from .data import SYNTHETIC_CATEGORIES, ClassSubset, SyntheticShapes, base_novel_split
+from .render import ViewRig, render_mesh
 
 # %% auto #0
 __all__ = ['POINTCLIP_TEMPLATES', 'POINTCLIP_FEWSHOT_TEMPLATES', 'POINTCLIP_V2_TEMPLATES', 'CLIP_TEMPLATES', 'PROMPT_TEMPLATES',
            'TINY_OPENCLIP_CONFIGS', 'TeacherOut', 'state_dict_sha256', 'check_images', 'Teacher', 'format_prompts',
            'default_weights_dir', 'find_openclip_weights', 'read_state_dict', 'describe_mismatch',
            'load_openclip_weights', 'register_openclip_config', 'OpenCLIPTeacher', 'FeatureCache', 'RenderNet',
-           'RenderNetTeacher', 'render_mesh_views', 'train_rendernet', 'load_teacher']
+           'RenderNetTeacher', 'render_mesh_views', 'train_rendernet', 'train_rendernet_cli', 'load_teacher']
 
 # %% ../nbs/06_teachers.ipynb #65285936
 class TeacherOut(NamedTuple):
@@ -116,10 +117,19 @@ class Teacher(nn.Module):
 
     @property
     def identity(self) -> str:
-        "Readable settings + the first 16 hex digits of the weights' SHA-256 (computed once)."
+        "Readable settings + the first 16 hex digits of the SHA-256 of the weights and pixel statistics (computed once)."
         if self._identity is None:
-            self._identity = f"{self._identity_prefix()}:{state_dict_sha256(self)[:16]}"
+            state = dict(self._hashed_state(), pixel_mean=self.pixel_mean, pixel_std=self.pixel_std)
+            self._identity = f"{self._identity_prefix()}:{state_dict_sha256(state)[:16]}"
         return self._identity
+
+    def refresh_identity(self) -> str:
+        "Recompute `identity` after changing the weights in place (the feature cache keys on it)."
+        self._identity = None
+        return self.identity
+
+    def _hashed_state(self) -> dict:
+        return self.state_dict()
 
     def _identity_prefix(self) -> str:
         return type(self).__name__
@@ -431,6 +441,9 @@ class OpenCLIPTeacher(Teacher):
         self.freeze()
         if device is not None: self.to(get_device(device))
 
+    def _hashed_state(self) -> dict:
+        return self.model.visual.state_dict()  # the text tower does not change image features
+
     def _identity_prefix(self) -> str:
         layer = "last" if self.dense_layer is None else f"block{self.dense_layer}"
         return f"openclip:{self.model_name}:{self.source}:{self.input_size}px:{layer}:qg{int(self.quick_gelu)}"
@@ -587,8 +600,8 @@ class FeatureCache:
             out = teacher(images[idx])
             for j, k in enumerate(todo):
                 g, d = out.global_feat[j], out.dense[j]
-                found[k] = [g.float().cpu(), d.float().cpu()]
                 if self.dtype is not None: g, d = g.to(self.dtype), d.to(self.dtype)
+                found[k] = [g.float().cpu(), d.float().cpu()]  # as a later read will return them
                 meta = {"key": k, "identity": identity, "key_extra": key_extra, "image": shas[idx[j]]}
                 data = _encode_entry(meta, [g, d])
                 with atomic_write(self.path(k)) as f: f.write(data)
@@ -749,7 +762,6 @@ def render_mesh_views(dataset, views: int = 8, image_size: int = 64, seed: int =
                       progress: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """Every item's `mesh` rendered from `views` random cameras (seeded per item): (uint8 images (n, views, 3, S, S),
     labels (n,) long)."""
-    from p2ikit.render import ViewRig, render_mesh
     check_positive(views, "views"); check_positive(image_size, "image_size")
     if image_kind not in ("rgb", "depth"): raise BadInput(f"`image_kind` must be 'rgb' or 'depth', got {image_kind!r}")
     if not len(dataset): raise BadInput("`dataset` is empty")
@@ -787,14 +799,12 @@ def train_rendernet(dataset=None, base_classes: Sequence[str] | None = None, epo
     `base_classes`); `base_classes`: default the base half of `base_novel_split(dataset.classes, seed=seed)`;
     `val_dataset`: the matching val split (default `SyntheticShapes('val', ...)`; required with a custom
     `dataset`). Prints the base-class validation accuracy; `out`: checkpoint path, written atomically."""
-    from p2ikit.data import ClassSubset, SyntheticShapes, base_novel_split
     for name, v in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr)): check_positive(v, name)
     start = time.time()
     seed_everything(seed)
     dev = get_device(device)
     if dataset is None:
         if base_classes is None:
-            from p2ikit.data import SYNTHETIC_CATEGORIES
             base_classes = base_novel_split(SYNTHETIC_CATEGORIES, seed=seed)[0]
         make = lambda split: SyntheticShapes(split, num_points=32, samples_per_class=samples_per_class, seed=seed,
                                              classes=list(base_classes), with_mesh=True)
@@ -850,6 +860,28 @@ def train_rendernet(dataset=None, base_classes: Sequence[str] | None = None, epo
         report["checkpoint"] = str(out)
         teacher.save(out, report)
     return teacher.to(dev), report
+
+# %% ../nbs/06_teachers.ipynb #6242e306
+def train_rendernet_cli(argv: Sequence[str] | None = None) -> int:
+    "Command-line entry: parse `argv` (default sys.argv[1:]), run `train_rendernet`, write `--out`."
+    import argparse
+    ap = argparse.ArgumentParser(prog="p2ikit train-rendernet",
+                                 description="Train the kit's RenderNet teacher on mesh renders of the base classes.")
+    ap.add_argument("--out", required=True, help="checkpoint path (written atomically)")
+    ap.add_argument("--classes", nargs="*", default=None, help="base classes (default: base split of all categories)")
+    ap.add_argument("--samples-per-class", type=int, default=None)
+    for name, typ, default in (("epochs", int, 30), ("image-size", int, 64), ("views", int, 8), ("width", int, 24),
+                               ("embed-dim", int, 128), ("batch-size", int, 64), ("lr", float, 3e-3), ("seed", int, 0)):
+        ap.add_argument(f"--{name}", type=typ, default=default)
+    ap.add_argument("--image-kind", choices=["rgb", "depth"], default="rgb")
+    ap.add_argument("--device", default=None)
+    a = ap.parse_args(argv)
+    _, report = train_rendernet(base_classes=a.classes, samples_per_class=a.samples_per_class, epochs=a.epochs,
+                                image_size=a.image_size, views=a.views, width=a.width, embed_dim=a.embed_dim,
+                                batch_size=a.batch_size, lr=a.lr, image_kind=a.image_kind, out=a.out, seed=a.seed,
+                                device=a.device)
+    print(f"checkpoint: {report['checkpoint']}")
+    return 0
 
 # %% ../nbs/06_teachers.ipynb #e0984003
 def load_teacher(spec: str, **kwargs) -> Teacher:

@@ -389,7 +389,9 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
         self.model = self.method
         if self.world > 1:
-            self.model = nn.parallel.DistributedDataParallel(self.method, find_unused_parameters=False)
+            if self.device.type == "cuda": self.method = nn.SyncBatchNorm.convert_sync_batchnorm(self.method)
+            # recipes use parts of their backbone (mvnet never reads the global head): unused parameters are normal
+            self.model = nn.parallel.DistributedDataParallel(self.method, find_unused_parameters=True)
         self.step = self.epoch = self.batch_in_epoch = 0
         self.history: list[dict] = []
         self.run_dir = Path(run_dir) if run_dir is not None else None

@@ -88,7 +88,8 @@ def test_view_weights_are_fitted_on_val_only(world, table):
     text = w.encode_text(CLASSES)
     poisoned = torch.cat([feats, torch.full_like(feats, float("nan"))])
     assert ev.search_view_weights(feats, labels, text).tolist() == alone
-    with pytest.raises(BadInput, match="non-finite"): ev.search_view_weights(poisoned, torch.cat([labels, labels]), text)
+    with pytest.raises(BadInput, match="non-finite"):
+        ev.search_view_weights(poisoned, torch.cat([labels, labels]), text)
     table.add(rep.row())
 
 

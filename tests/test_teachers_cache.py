@@ -128,8 +128,11 @@ def test_dataloader_workers_share_a_cache(tmp_path):
 def test_float16_storage(tmp_path):
     teacher, imgs = SlowishTeacher(), _images(5, 3)
     half, full = FeatureCache(tmp_path / "h", dtype=torch.float16), FeatureCache(tmp_path / "f")
-    half.get_or_compute(teacher, imgs); full.get_or_compute(teacher, imgs)
+    first = half.get_or_compute(teacher, imgs); full.get_or_compute(teacher, imgs)
+    assert torch.equal(first.dense, first.dense.half().float())  # same values whether computed or read
+    a = half.get_or_compute(teacher, imgs[:1])  # computed earlier: returned as stored, in float16 precision
     b = half.get_or_compute(teacher, imgs)
-    assert half.stats["hits"] == 3 and b.dense.dtype == torch.float32
+    assert half.stats["hits"] == 4 and b.dense.dtype == torch.float32
+    assert torch.equal(a.dense[0], b.dense[0]) and torch.equal(b.dense, b.dense.half().float())
     torch.testing.assert_close(b.dense, teacher(imgs).dense, atol=2e-3, rtol=2e-3)
     assert half.size_bytes() < full.size_bytes()
