@@ -1,0 +1,109 @@
+"""The `p2ikit` command end to end, as a user runs it: real subprocesses, real files, tiny sizes."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+EXE = str(Path(sys.executable).parent / "p2ikit")
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "2"}
+TINY = ["--set", "data.num_points=128", "--set", "data.samples_per_class=2", "--set", "data.batch_size=4",
+        "--set", "render.image_size=32", "--set", "render.views=3", "--set", "run.progress=false"]
+
+
+def p2ikit(*args, cwd, timeout=600):
+    return subprocess.run([EXE, *map(str, args)], cwd=cwd, env=ENV, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory):
+    "A tiny RenderNet teacher trained through the CLI, shared by the tests below."
+    tmp = tmp_path_factory.mktemp("teacher")
+    res = p2ikit("train-teacher", "--out", tmp / "t.pt", "--epochs", 1, "--image-size", 32, "--samples-per-class", 2,
+                 cwd=tmp)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert (tmp / "t.pt").is_file() and "teacher written" in res.stdout
+    return tmp / "t.pt"
+
+
+def test_help_and_info(tmp_path):
+    res = p2ikit("--help", cwd=tmp_path)
+    assert res.returncode == 0 and "pretrain" in res.stdout and "demo" in res.stdout
+    res = p2ikit("pretrain", "--help", cwd=tmp_path)
+    assert res.returncode == 0 and "--set KEY=VALUE" in res.stdout
+    res = p2ikit("info", cwd=tmp_path)
+    assert res.returncode == 0 and "SyntheticShapes" in res.stdout and torch.__version__ in res.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["render", "no/such/file.ply"], "does not exist"),
+    (["render", "synthetic:unicorn"], "synthetic:<category>"),
+    (["pretrain", "--set", "optim.lrr=1"], "no field `lrr`"),
+    (["pretrain", "--recipe", "nonsense"], "`recipe` must be one of"),
+    (["pretrain", "--config", "missing.yaml"], "does not exist"),
+    (["evaluate", "missing.pt"], "does not exist"),
+    (["frobnicate"], "invalid choice"),
+    (["pretrain", "--set", "teacher.spec=rendernet:nowhere.pt"], "nowhere.pt"),
+])
+def test_bad_arguments_give_one_line(tmp_path, args, message):
+    res = p2ikit(*args, cwd=tmp_path)
+    assert res.returncode == 2, res.stdout + res.stderr
+    err = res.stderr.strip()
+    assert "Traceback" not in err and len(err.splitlines()) == 1 and message in err, err
+
+
+def test_render_writes_pngs(tmp_path):
+    res = p2ikit("render", "synthetic:mug", "--size", 32, "--num-points", 256, "--out", tmp_path / "png", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert len(list((tmp_path / "png").glob("*.png"))) == 12           # 6 depth views + 6 shaded mesh views
+
+
+def test_pretrain_config_file_resume_and_evaluate(tmp_path, teacher):
+    (tmp_path / "cfg.yaml").write_text("decoder:\n  type: attention\noptim:\n  max_steps: 2\n  warmup_steps: 1\n")
+    args = ["pretrain", "--recipe", "mvnet", "--config", "cfg.yaml", *TINY, "--set", f"teacher.spec=rendernet:{teacher}",
+            "--set", "run.out_dir=runs", "--set", "run.name=cli"]
+    res = p2ikit(*args, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    run = tmp_path / "runs" / "cli"
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["decoder"]["type"] == "attention" and saved["optim"]["max_steps"] == 2
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 2
+    ckpt = run / "checkpoints" / "last.pt"
+    # resume to 4 steps from the checkpoint
+    res = p2ikit(*args, "--set", "optim.max_steps=4", "--resume", ckpt, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert torch.load(ckpt, weights_only=True)["step"] == 4
+    res = p2ikit("evaluate", ckpt, "--episodes", 2, "--shot", 2, "--baseline", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "linear_probe" in res.stdout and "random init" in res.stdout
+
+
+def test_ctrl_c_saves_a_checkpoint(tmp_path, teacher):
+    args = ["pretrain", "--recipe", "pointmcd", *TINY, "--set", f"teacher.spec=rendernet:{teacher}",
+            "--set", "optim.max_steps=10000", "--set", "run.out_dir=runs", "--set", "run.name=int"]
+    proc = subprocess.Popen([EXE, *map(str, args)], cwd=tmp_path, env=ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    metrics = tmp_path / "runs" / "int" / "metrics.jsonl"
+    deadline = time.time() + 300
+    while time.time() < deadline and (not metrics.exists() or len(metrics.read_text().splitlines()) < 2):
+        assert proc.poll() is None, proc.stderr.read()[-3000:]
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-3000:]
+    assert "checkpoint saved" in out and "interrupted" in err
+    state = torch.load(tmp_path / "runs" / "int" / "checkpoints" / "last.pt", weights_only=True)
+    assert state["step"] >= 2
+
+
+def test_quick_demo(tmp_path):
+    res = p2ikit("demo", "--quick", "--out-dir", tmp_path / "demo", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "random init" in res.stdout and "mvnet pretrained" in res.stdout and "report:" in res.stdout
+    html = (tmp_path / "demo" / "report.html").read_text()
+    assert "<table" in html and html.count("data:image/png;base64") >= 2
