@@ -5,7 +5,7 @@ The views are real renders: PointCLIP depth maps (render.render_depth_images, st
 rig at 128 px) of 256 SyntheticShapes point clouds; each teacher resizes them to its 224 px input. Two random-init
 open_clip ViT towers (nothing is downloaded): 'p2i-tiny-vit' (width 128, 6 blocks, patch 16 -> 14x14 dense map),
 the teacher the 10x target is about, and 'p2i-test-vit' (the notebook/test tower: width 32, 2 blocks, patch 32),
-shown for scale: a tower that small costs about what hashing its input does, so no cache can win much on it.
+shown for scale. The warm pass still hashes every view (SHA-256 of its pixels) and verifies every entry's checksum.
 
 Run: .venv/bin/python bench/teachers.py [--shapes 256] [--views 10] [--size 128]
 """

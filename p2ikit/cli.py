@@ -126,12 +126,12 @@ def load_student(checkpoint: str | os.PathLike | None, cfg=None):
                          f"checkpoint `{checkpoint}`")
     return backbone.eval(), cfg
 
-def novel_test_set(cfg, samples_per_class: int = 30):
-    "The novel classes' test split of the run's SyntheticShapes base/novel split."
+def novel_test_set(cfg, samples_per_class: int = 30, rotate_up: bool = False):
+    "The novel classes' test split of the run's SyntheticShapes base/novel split (shapes turned about up if asked)."
     from p2ikit.data import SyntheticShapes, SYNTHETIC_CATEGORIES, base_novel_split
     base, novel = base_novel_split(list(SYNTHETIC_CATEGORIES), num_novel=cfg.data.num_novel, seed=cfg.run.seed)
     return SyntheticShapes("test", num_points=cfg.data.num_points, seed=cfg.run.seed, classes=novel,
-                           samples_per_class=samples_per_class)
+                           samples_per_class=samples_per_class, rotate_up=rotate_up)
 
 def linear_probe_novel(backbone, cfg, n_way: int = 5, k_shot: int = 10, n_query: int = 15, episodes: int = 10,
                        seed: int = 0, dataset=None) -> dict:
@@ -242,10 +242,12 @@ def run_demo(out_dir: str | os.PathLike = "runs/demo", teacher: str | None = Non
     print(f"[3/4] novel-class few-shot evaluation ({', '.join(novel)})")
     random_init, _ = load_student(None, cfg)
     pretrained = trainer.method.backbone.eval()
-    test_set = novel_test_set(cfg, samples_per_class=25)
     table = ResultTable()
-    for name, net in (("random init", random_init), ("mvnet pretrained", pretrained)):
-        table.add({"student": name, **linear_probe_novel(net, cfg, episodes=s["episodes"], seed=seed, dataset=test_set)})
+    for poses, rotate in (("as built", False), ("random upright", True)):   # the second: any turn about up
+        test_set = novel_test_set(cfg, samples_per_class=25, rotate_up=rotate)
+        for name, net in (("random init", random_init), ("mvnet pretrained", pretrained)):
+            table.add({"student": name, "novel poses": poses,
+                       **linear_probe_novel(net, cfg, episodes=s["episodes"], seed=seed, dataset=test_set)})
     print("[4/4] writing the report")
     probe = collate_points([trainer.datasets["val"][i] for i in range(min(2, len(trainer.datasets["val"])))])
     snapshot = trainer.method.snapshot(trainer.method.prepare(probe, step=0))

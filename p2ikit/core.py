@@ -152,7 +152,7 @@ def sha256_tensor(*tensors: torch.Tensor) -> str:
     for t in tensors:
         t = t.detach().to("cpu").contiguous()
         h.update(f"{t.dtype}{tuple(t.shape)}".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")  # reshape: 0-d tensors too
     return h.hexdigest()
 
 # %% ../nbs/00_core.ipynb #6f226f55

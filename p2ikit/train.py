@@ -75,6 +75,7 @@ class BackboneConfig:
 @dataclass
 class DecoderConfig:
     type: str = "projection"
+    preset: str | None = "tiny"
     options: dict = field(default_factory=dict)
 
 @dataclass
@@ -618,7 +619,7 @@ class MVNet(TransferMethod):
     def __init__(self, cfg: Config, teacher, num_classes=None):
         super().__init__(cfg, teacher, num_classes)
         self.decoder = make_decoder(cfg.decoder.type, in_dim=self.backbone.out_dim, out_dim=teacher.dense_dim,
-                                    out_size=tuple(teacher.dense_size), **cfg.decoder.options)
+                                    out_size=tuple(teacher.dense_size), preset=cfg.decoder.preset, **cfg.decoder.options)
 
     def view_pairs(self, V: int) -> list[tuple[int, int]]:
         "Neighbouring views of the rig (a ring: each with the next)."
@@ -746,7 +747,7 @@ class P2IDecoder(TransferMethod):
         super().__init__(cfg, teacher, num_classes)
         size = cfg.render.image_size
         self.decoder = make_decoder(cfg.decoder.type, in_dim=self.backbone.out_dim, out_dim=3, out_size=(size, size),
-                                    **cfg.decoder.options)
+                                    preset=cfg.decoder.preset, **cfg.decoder.options)
         self.view_embed = PointMCDLoss(self.backbone.out_dim, teacher.embed_dim)
         self.use_gan = self.active("adversarial")
         if self.use_gan: self.critic = PatchDiscriminator(3)
@@ -783,7 +784,7 @@ class P2P(TransferMethod):
         if not num_classes: raise BadInput("recipe `p2p` needs `num_classes`")
         size = cfg.render.image_size
         self.colouring = make_decoder(cfg.decoder.type, in_dim=self.backbone.out_dim, out_dim=3, out_size=(size, size),
-                                      **cfg.decoder.options)
+                                      preset=cfg.decoder.preset, **cfg.decoder.options)
         self.image_backbone = copy.deepcopy(teacher)
         for m in self.image_backbone.modules():
             tunable = isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm))
