@@ -28,14 +28,15 @@ from .core import (BadInput, CorruptCheckpoint, MissingData, P2IError, atomic_to
                          check_choice, get_device, seed_everything)
 
 # %% auto #0
-__all__ = ['RECIPE_DEFAULTS', 'METHODS', 'CHECKPOINT_FORMAT', 'DataConfig', 'RenderConfig', 'TeacherConfig', 'BackboneConfig',
-           'DecoderConfig', 'LossConfig', 'OptimConfig', 'RunConfig', 'Config', 'parse_value', 'apply_overrides',
-           'load_overrides', 'config_from_dict', 'register_recipe', 'recipe_config', 'rng_state', 'set_rng_state',
-           'save_checkpoint', 'load_checkpoint', 'load_model_state', 'warmup_cosine', 'Method', 'to_device', 'Callback',
-           'MetricsLogger', 'ProgressBar', 'Checkpointer', 'EarlyStop', 'StepHook', 'init_distributed', 'TrainingError',
-           'param_groups', 'Trainer', 'make_rig', 'augment_batch', 'computed_by_recipe', 'loss_spec', 'TransferMethod',
-           'MVNet', 'PointMCD', 'projection_head', 'CrossPoint', 'CLIP2Point', 'ACTDistill', 'P2IDecoder', 'P2P',
-           'make_datasets', 'build_method', 'default_run_dir', 'build_trainer', 'pretrain']
+__all__ = ['RECIPE_DEFAULTS', 'METHODS', 'CHECKPOINT_FORMAT', 'READERS', 'DataConfig', 'RenderConfig', 'TeacherConfig',
+           'BackboneConfig', 'DecoderConfig', 'LossConfig', 'OptimConfig', 'RunConfig', 'Config', 'parse_value',
+           'apply_overrides', 'load_overrides', 'config_from_dict', 'register_recipe', 'recipe_config', 'rng_state',
+           'set_rng_state', 'save_checkpoint', 'load_checkpoint', 'load_model_state', 'warmup_cosine', 'Method',
+           'to_device', 'Callback', 'MetricsLogger', 'ProgressBar', 'Checkpointer', 'EarlyStop', 'StepHook',
+           'init_distributed', 'TrainingError', 'param_groups', 'Trainer', 'make_rig', 'augment_batch',
+           'computed_by_recipe', 'loss_spec', 'TransferMethod', 'MVNet', 'PointMCD', 'projection_head', 'CrossPoint',
+           'CLIP2Point', 'ACTDistill', 'P2IDecoder', 'P2P', 'make_datasets', 'build_method', 'default_run_dir',
+           'build_trainer', 'pretrain']
 
 # %% ../nbs/08_train.ipynb #fa42342c
 @dataclass
@@ -49,6 +50,7 @@ class DataConfig:
     num_workers: int = 0
     augment: bool = True              # online: rotation about up, anisotropic scale, jitter
     cache_dir: str | None = None
+    options: dict = field(default_factory=dict)   # reader keyword arguments, e.g. {variant: PB_T50_RS}
 
 @dataclass
 class RenderConfig:
@@ -242,17 +244,10 @@ def load_checkpoint(path, map_location="cpu") -> dict:
 
 def load_model_state(model: nn.Module, state_dict: dict, source: str = "checkpoint"):
     "`load_state_dict` that reports a mismatch as one readable CorruptCheckpoint instead of a wall of keys."
+    from p2ikit.teachers import describe_mismatch
     model = model.module if hasattr(model, "module") else model
-    own = model.state_dict()
-    missing = [k for k in own if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in own]
-    wrong = [f"{k} {tuple(state_dict[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
-             if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)]
-    if missing or unexpected or wrong:
-        def few(xs): return ", ".join(xs[:3]) + (f" (+{len(xs) - 3} more)" if len(xs) > 3 else "")
-        raise CorruptCheckpoint(f"{source} does not fit {type(model).__name__}: {len(missing)} missing "
-                                f"[{few(missing)}], {len(unexpected)} unexpected [{few(unexpected)}], "
-                                f"{len(wrong)} with another shape [{few(wrong)}]")
+    problem = describe_mismatch(model, state_dict)
+    if problem: raise CorruptCheckpoint(f"{source} does not fit {type(model).__name__}: {problem}")
     model.load_state_dict(state_dict)
 
 # %% ../nbs/08_train.ipynb #a3ade735
@@ -512,7 +507,8 @@ class Trainer:
         return self
 
 # %% ../nbs/08_train.ipynb #69c2d482
-from .data import (SYNTHETIC_CATEGORIES, SyntheticShapes, base_novel_split, collate_points, default_augment)
+from .data import (SYNTHETIC_CATEGORIES, SyntheticShapes, base_novel_split, collate_points, default_augment,
+                         ClassSubset, ModelNetResampled, ModelNetH5, ModelNetOFF, ScanObjectNN, ShapeNet55, ShapeFolder)
 from .render import ViewRig, render_points, render_depth_images, render_mesh, splat_mask, correspondences, lift
 from .backbones import make_backbone
 from .decoder import make_decoder
@@ -814,12 +810,24 @@ class P2P(TransferMethod):
         return {"points": inputs["points"].cpu(), "rendering": inputs["rendering"], "pred_images": images.cpu()}
 
 # %% ../nbs/08_train.ipynb #0ca3870a
+READERS = {"modelnet40": ModelNetResampled, "modelnet10": ModelNetResampled, "modelnet40_h5": ModelNetH5,
+           "modelnet_off": ModelNetOFF, "scanobjectnn": ScanObjectNN, "shapenet55": ShapeNet55, "folder": ShapeFolder}
+
 def make_datasets(cfg: Config) -> dict:
     "{'train', 'val': datasets of the base classes, 'classes', 'base', 'novel': class names}."
     d = cfg.data
+    check_choice(d.dataset, "data.dataset", ["synthetic", *READERS])
     if d.dataset != "synthetic":
-        raise BadInput(f"`data.dataset` {d.dataset!r}: pretraining from configuration supports 'synthetic' so far; "
-                       "build a Trainer with a dataset of p2ikit.data directly for the real datasets")
+        if d.root is None: raise BadInput(f"`data.root` must be set for `data.dataset` {d.dataset!r}")
+        opts = {"variant": 10, **d.options} if d.dataset == "modelnet10" else dict(d.options)
+        split = {"train": "train", "val": "val"}
+        sets = {k: READERS[d.dataset](d.root, split=v, num_points=d.num_points, seed=cfg.run.seed, **opts)
+                for k, v in split.items()}
+        classes = list(sets["train"].classes)
+        base, novel = (base_novel_split(classes, num_novel=d.num_novel, seed=cfg.run.seed) if d.num_novel
+                       else (classes, []))
+        if novel: sets = {k: ClassSubset(v, base) for k, v in sets.items()}
+        return {**sets, "classes": classes, "base": base, "novel": novel}
     base, novel = base_novel_split(list(SYNTHETIC_CATEGORIES), num_novel=d.num_novel, seed=cfg.run.seed)
     with_mesh = cfg.render.teacher_input == "mesh"
     common = dict(num_points=d.num_points, seed=cfg.run.seed, classes=base, with_mesh=with_mesh, cache_dir=d.cache_dir)

@@ -501,8 +501,8 @@ class SimilarityExplorer(W.VBox):
         fig.update_layout(width=max(420, V * self.cell_px + 150), height=len(rows) * self.cell_px + 50,
                           margin=dict(l=10, r=60, t=30, b=5), showlegend=False, template=TEMPLATE)
         self.fig = go.FigureWidget(fig)
-        self._views_of = {idx: key[1] for key, idx in self._trace.items() if key[0] != "marker"}
-        for idx in self._views_of: self.fig.data[idx].on_click(self._map_clicked)
+        for key, idx in self._trace.items():
+            if key[0] != "marker": self.fig.data[idx].on_click(self._map_clicked)
         self.fig_box.set_figure(self.fig)
         self._shape = shape
 
@@ -594,12 +594,18 @@ class SimilarityExplorer(W.VBox):
     # --- clicks from the browser ---
     def _map_clicked(self, trace, points, state):
         if not points.xs: return                                       # plotly calls every trace, clicked or not
-        view = next(v for idx, v in self._views_of.items() if self.fig.data[idx] is trace)
-        x = min(max(int(round(points.xs[0])), 0), self.w - 1)
-        y = min(max(int(round(points.ys[0])), 0), self.h - 1)
-        self.select_pixel(view, y, x)
+        try:
+            view = int(trace.name.rsplit(" ", 1)[-1])                  # "input 2", "teacher 2", "student 2"
+            x = min(max(int(round(points.xs[0])), 0), self.w - 1)
+            y = min(max(int(round(points.ys[0])), 0), self.h - 1)
+            self.select_pixel(view, y, x)
+        except Exception as e:                                          # a callback's error would vanish in a log
+            self.info.value = f"<span style='color:#c00'>click failed: {html.escape(f'{type(e).__name__}: {e}')}</span>"
 
-    def _point_clicked(self, i: int): self.select_point(i)
+    def _point_clicked(self, i: int):
+        try: self.select_point(i)
+        except Exception as e:
+            self.info.value = f"<span style='color:#c00'>click failed: {html.escape(f'{type(e).__name__}: {e}')}</span>"
 
 def _slice_rendering(r, b: int):
     "Sample `b` of a render.Rendering as a batch of one."

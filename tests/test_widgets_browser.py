@@ -48,6 +48,10 @@ def _start_lab(root: Path, work: Path):
     (config / "labconfig" / "page_config.json").write_text(json.dumps(
         {"buildCheck": False, "buildAvailable": False,
          "disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+    # start the notebook's kernel without asking (a "Select Kernel" dialog would block the Run menu)
+    tracker = work / "settings" / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True)
+    (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"autoStartDefaultKernel": True}))
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(config), "JUPYTER_RUNTIME_DIR": str(work / "runtime"),
            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "P2IKIT_TUTORIAL_FAST": "1",
            "P2IKIT_TUTORIAL_OUT": str(work / "runs"), "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg"}
@@ -135,6 +139,11 @@ def _drive(page, url, out: Path):
     page.goto(url)
     page.wait_for_selector(".jp-Notebook", timeout=120_000)
     page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=120_000)
+    dialog = page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept")
+    try:                                               # should not come (autoStartDefaultKernel), but never blocks
+        dialog.wait_for(timeout=3_000); dialog.click()
+    except Exception:
+        pass
 
     page.click('.lm-MenuBar-itemLabel:text-is("Run")')
     page.click('.lm-Menu-itemLabel:text-is("Run All Cells")')
