@@ -32,8 +32,8 @@ __all__ = ['RECIPE_DEFAULTS', 'METHODS', 'CHECKPOINT_FORMAT', 'READERS', 'DataCo
            'BackboneConfig', 'DecoderConfig', 'LossConfig', 'OptimConfig', 'RunConfig', 'Config', 'parse_value',
            'apply_overrides', 'load_overrides', 'config_from_dict', 'register_recipe', 'recipe_config', 'rng_state',
            'set_rng_state', 'save_checkpoint', 'load_checkpoint', 'load_model_state', 'warmup_cosine', 'Method',
-           'to_device', 'Callback', 'MetricsLogger', 'ProgressBar', 'Checkpointer', 'EarlyStop', 'StepHook',
-           'init_distributed', 'TrainingError', 'param_groups', 'Trainer', 'make_rig', 'augment_batch',
+           'to_device', 'Callback', 'MetricsLogger', 'ProgressBar', 'Checkpointer', 'EarlyStop', 'SampleRenders',
+           'StepHook', 'init_distributed', 'TrainingError', 'param_groups', 'Trainer', 'make_rig', 'augment_batch',
            'computed_by_recipe', 'loss_spec', 'TransferMethod', 'MVNet', 'PointMCD', 'projection_head', 'CrossPoint',
            'CLIP2Point', 'ACTDistill', 'P2IDecoder', 'P2P', 'make_datasets', 'build_method', 'default_run_dir',
            'build_trainer', 'pretrain']
@@ -323,6 +323,39 @@ class EarlyStop(Callback):
         else: self.since += 1
         if self.since >= self.patience: trainer.stop(f"early stop: no improvement for {self.patience} steps")
 
+class SampleRenders(Callback):
+    """Every `every` steps (`run.sample_every`; 0: only at the end) renders a fixed probe batch through the method and
+    writes its views — the teacher's input, the point render, decoded images where the recipe makes them — to
+    `run_dir/samples/step_XXXXXX.png`."""
+    keys = ("views", "point_views", "target_images", "pred_images")
+    def __init__(self, every: int | None = None, num_samples: int = 2): self.every, self.num_samples = every, num_samples
+    def before_fit(self, trainer):
+        n = min(self.num_samples, len(trainer.dataset))
+        items = [trainer.dataset[i] for i in range(n)]
+        self.probe = trainer.collate_fn(items) if trainer.collate_fn else torch.utils.data.default_collate(items)
+    def after_step(self, trainer, record):
+        every = trainer.cfg.run.sample_every if self.every is None else self.every
+        if every and record["step"] % every == 0: self.write(trainer)
+    def after_fit(self, trainer):
+        if trainer.history and trainer.stop_reason != "interrupted": self.write(trainer)
+    def write(self, trainer) -> Path | None:
+        if not (trainer.is_main and trainer.run_dir is not None): return None
+        import matplotlib; import matplotlib.pyplot as plt
+        with torch.no_grad():
+            snap = trainer.method.snapshot(trainer.method.prepare(to_device(self.probe, trainer.device), 0))
+        rows = [(k, snap[k][0]) for k in self.keys if k in snap]
+        if not rows: return None
+        V = rows[0][1].shape[0]
+        fig, axes = plt.subplots(len(rows), V, figsize=(1.5 * V, 1.6 * len(rows)), squeeze=False)
+        for r, (k, images) in enumerate(rows):
+            for v in range(V):
+                axes[r, v].imshow(images[v].permute(1, 2, 0).float().clamp(0, 1).numpy()); axes[r, v].axis("off")
+            axes[r, 0].set_title(k, fontsize=8, loc="left")
+        path = trainer.run_dir / "samples" / f"step_{trainer.step:06d}.png"
+        with atomic_write(path) as f: fig.savefig(f, format="png", dpi=80, bbox_inches="tight")
+        plt.close(fig)
+        return path
+
 class StepHook(Callback):
     "Calls `fn(trainer, record)` every `every` steps (and once at the end): the dashboard's way in."
     def __init__(self, fn: Callable, every: int = 1): self.fn, self.every = fn, every
@@ -391,7 +424,7 @@ class Trainer:
         self.step = self.epoch = self.batch_in_epoch = 0
         self.history: list[dict] = []
         self.run_dir = Path(run_dir) if run_dir is not None else None
-        defaults = [MetricsLogger(), ProgressBar(), Checkpointer()] if default_callbacks else []
+        defaults = [MetricsLogger(), ProgressBar(), Checkpointer(), SampleRenders()] if default_callbacks else []
         if default_callbacks and cfg.run.early_stop_patience: defaults.append(EarlyStop(cfg.run.early_stop_patience))
         self.callbacks = defaults + list(callbacks or [])
         self.stop_reason: str | None = None
@@ -579,7 +612,7 @@ class TransferMethod(Method):
         self.teacher.to(images.device)
         flat = images.flatten(0, 1)
         key = f"{what}|{self.cfg.render.teacher_input}|{self.cfg.render.style}"
-        out = self.cache.get_or_compute(self.teacher, flat, key_extra=key) if self.cache else self.teacher(flat)
+        out = self.teacher(flat) if self.cache is None else self.cache.get_or_compute(self.teacher, flat, key_extra=key)
         return out.global_feat.view(B, V, -1), out.dense.view(B, V, *out.dense.shape[1:])
 
     def prepare(self, batch: dict, step: int) -> dict:

@@ -107,3 +107,17 @@ def test_quick_demo(tmp_path):
     assert "random init" in res.stdout and "mvnet pretrained" in res.stdout and "report:" in res.stdout
     html = (tmp_path / "demo" / "report.html").read_text()
     assert "<table" in html and html.count("data:image/png;base64") >= 2
+
+
+def test_sweep_runs_every_combination(tmp_path, teacher):
+    res = p2ikit("sweep", "--recipe", "mvnet", *TINY, "--set", f"teacher.spec=rendernet:{teacher}",
+                 "--set", "optim.max_steps=2", "--grid", "decoder.type=projection,attention", "--out-dir", tmp_path / "sw",
+                 cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    runs = sorted(p.name for p in (tmp_path / "sw").iterdir() if p.is_dir())
+    assert runs == ["type=attention", "type=projection"]
+    for r in runs:
+        assert json.loads((tmp_path / "sw" / r / "config.json").read_text())["decoder"]["type"] == r.split("=")[1]
+    rows = json.loads((tmp_path / "sw" / "sweep.json").read_text())
+    assert [r["decoder.type"] for r in rows] == ["projection", "attention"] and all(r["steps"] == 2 for r in rows)
+    assert (tmp_path / "sw" / "sweep.png").stat().st_size > 0 and "final_loss" in (tmp_path / "sw" / "sweep.md").read_text()
