@@ -43,7 +43,7 @@ check-readme: setup
 	bash tools/unchanged.sh "README.md is not what nbs/index.ipynb generates: run tools/make_readme.py and commit" README.md -- $(BIN)/python tools/make_readme.py
 
 nbtest: setup
-	OMP_NUM_THREADS=1 P2IKIT_QUICK=1 $(BIN)/nbdev_test --n_workers 2 --flags slow --do_print --timing
+	OMP_NUM_THREADS=1 P2IKIT_QUICK=1 P2IKIT_TUTORIAL_FAST=1 $(BIN)/nbdev_test --n_workers 2 --flags slow --do_print --timing
 
 pytest: setup
 	$(BIN)/python -m pytest tests/ -x -q

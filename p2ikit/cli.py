@@ -172,8 +172,11 @@ def plot_snapshot(snapshot: dict, sample: int = 0):
         t_rgb, s_rgb = pca_rgb(snapshot["teacher_dense"][sample], snapshot["student_dense"][sample])
         rows += [("teacher features (PCA)", t_rgb), ("student features (PCA)", s_rgb)]
         t, s = snapshot["teacher_dense"][sample], snapshot["student_dense"][sample]     # (V, D, h, w)
-        covered = t.norm(dim=1)[0] > 0
-        y, x = [int(c) for c in (covered.nonzero()[len(covered.nonzero()) // 2] if covered.any() else (0, 0))]
+        from p2ikit.render import splat_mask
+        h, w = t.shape[-2:]
+        covered = splat_mask(snapshot["rendering"], (h, w))[sample, 0, 0]                # view 0's object pixels
+        yx = covered.nonzero() if covered.any() else torch.tensor([[h // 2, w // 2]])
+        y, x = [int(c) for c in yx[(yx - torch.tensor([h / 2, w / 2])).norm(dim=1).argmin()]]   # nearest the centre
         rows += [(f"teacher similarity to view 0 ({y},{x})", cosine_map(t[0, :, y, x], t)[:, None].expand(-1, 3, -1, -1)),
                  (f"student similarity to view 0 ({y},{x})", cosine_map(s[0, :, y, x], s)[:, None].expand(-1, 3, -1, -1))]
     if "pred_images" in snapshot:

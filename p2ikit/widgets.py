@@ -5,8 +5,8 @@
 # %% ../nbs/10_widgets.ipynb #07f4ba89
 from __future__ import annotations
 
-import base64
 import copy
+import dataclasses
 import html
 import io
 import threading
@@ -26,9 +26,9 @@ from .render import lift, render_depth_images
 from .train import Callback, rng_state, set_rng_state, to_device
 
 # %% auto #0
-__all__ = ['SNAPSHOT_SHAPES', 'DEPTH_STYLES', 'TEMPLATE', 'PANELS', 'image_to_png', 'png_data_uri', 'pca_rgb', 'cosine_map',
-           'check_snapshot', 'sync_figure', 'FigureBox', 'ImageGrid', 'ViewGallery', 'ReconstructionViewer',
-           'PointCloudViewer', 'SimilarityExplorer', 'TrainingDashboard']
+__all__ = ['SNAPSHOT_SHAPES', 'UI_LOCK', 'TEMPLATE', 'DEPTH_STYLES', 'PANELS', 'image_to_png', 'rgb_uint8', 'pca_rgb',
+           'cosine_map', 'check_snapshot', 'sync_figure', 'PlotlyFigure', 'FigureBox', 'ImageGrid', 'ViewGallery',
+           'ReconstructionViewer', 'PointCloudViewer', 'SimilarityExplorer', 'TrainingDashboard']
 
 # %% ../nbs/10_widgets.ipynb #33476742
 def _as_tensor(x, name: str) -> torch.Tensor:
@@ -36,20 +36,20 @@ def _as_tensor(x, name: str) -> torch.Tensor:
     if not isinstance(x, torch.Tensor): raise BadInput(f"`{name}` must be a tensor or NumPy array, got {type(x).__name__}")
     return x.detach().cpu()
 
+def _to_uint8(x: torch.Tensor) -> torch.Tensor:
+    return x if x.dtype == torch.uint8 else (x.float().nan_to_num(0).clamp(0, 1) * 255 + 0.5).to(torch.uint8)
+
 def image_to_png(image, size: int | None = None) -> bytes:
-    """PNG bytes of `image`: (3,H,W) or (H,W,3) float in [0,1] (clipped), or uint8, or (H,W) grey.
+    """PNG bytes of `image`: (C,H,W) or (H,W,C) with C = 1 or 3 (channels first when the first size is 1 or 3 and
+    the last is not), or (H,W) grey; float in [0,1] (clipped) or uint8.
 
     `size`: enlarge (nearest neighbour) so that the longer side has about `size` pixels."""
     x = _as_tensor(image, "image")
-    if x.ndim == 3 and x.shape[0] in (1, 3) and x.shape[-1] not in (1, 3): x = x.permute(1, 2, 0)
-    elif x.ndim == 3 and x.shape[0] in (1, 3) and x.shape[-1] in (1, 3) and x.shape[0] != x.shape[-1]: x = x.permute(1, 2, 0)
     if x.ndim == 2: x = x[..., None]
     check_tensor(x, "image", (None, None, None))
-    if x.shape[-1] == 1: x = x.expand(-1, -1, 3)
-    if x.shape[-1] != 3: raise BadInput(f"`image` must have 1 or 3 channels (C,H,W or H,W,C), got {tuple(image.shape)}")
-    if x.dtype != torch.uint8:
-        x = (x.float().nan_to_num(0).clamp(0, 1) * 255 + 0.5).to(torch.uint8)
-    img = PILImage.fromarray(x.contiguous().numpy(), "RGB")
+    if x.shape[0] in (1, 3) and x.shape[-1] not in (1, 3): x = x.permute(1, 2, 0)
+    if x.shape[-1] not in (1, 3): raise BadInput(f"`image` must have 1 or 3 channels (C,H,W or H,W,C), got {tuple(image.shape)}")
+    img = PILImage.fromarray(_to_uint8(x.expand(-1, -1, 3)).contiguous().numpy(), "RGB")
     if size is not None:
         check_positive(size, "size")
         k = max(1, round(size / max(img.size)))
@@ -58,9 +58,11 @@ def image_to_png(image, size: int | None = None) -> bytes:
     img.save(buf, "PNG", compress_level=1)
     return buf.getvalue()
 
-def png_data_uri(png: bytes) -> str:
-    "A `data:` URI for PNG bytes (plotly image traces take one as `source`)."
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+def rgb_uint8(image) -> np.ndarray:
+    "An image (3,H,W) float in [0,1] as a (H,W,3) uint8 array (what a plotly `go.Image` takes as `z`)."
+    x = _as_tensor(image, "image")
+    check_tensor(x, "image", (3, None, None))
+    return _to_uint8(x).permute(1, 2, 0).contiguous().numpy()
 
 # %% ../nbs/10_widgets.ipynb #1662059d
 def _channels_last(x: torch.Tensor, channel_dim: int) -> torch.Tensor:
@@ -114,6 +116,13 @@ def pca_rgb(*features, channel_dim: int = -3, normalize: bool = True, max_fit: i
         start += n
     return out
 
+def _colour_range(values, fixed=None) -> tuple[float, float]:
+    "`fixed`, or the values' own [min, max] (never empty, so a constant map still draws)."
+    if fixed is not None: return float(fixed[0]), float(fixed[1])
+    if values is None or not values.numel(): return -1.0, 1.0
+    lo, hi = float(values.min()), float(values.max())
+    return (lo, hi) if hi - lo > 1e-6 else (hi - 1e-3, hi + 1e-3)
+
 def cosine_map(query, features, channel_dim: int = -3) -> torch.Tensor:
     """Cosine similarity of `query` (C,) with every vector of `features` (...,C,h,w) (or (...,C) with
     `channel_dim=-1`): the channel dimension is removed. Zero vectors give 0."""
@@ -158,31 +167,62 @@ def _pick(snapshot: Mapping, key: str, b: int):
     return None if x is None else x[b].detach().cpu().float()
 
 # %% ../nbs/10_widgets.ipynb #8c99916c
+UI_LOCK = threading.RLock()
+
+# plotly's default template costs ~0.1 s of deep copies per figure; this light one is enough here
+TEMPLATE = go.layout.Template(layout=dict(
+    font=dict(size=11), paper_bgcolor="white", plot_bgcolor="white", hovermode="closest",
+    colorway=["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"],
+    xaxis=dict(gridcolor="#e8e8e8", linecolor="#888", zeroline=False),
+    yaxis=dict(gridcolor="#e8e8e8", linecolor="#888", zeroline=False)))
+
 def sync_figure(fig: go.FigureWidget) -> go.FigureWidget:
     "Make `fig`'s synced widget state (`_widget_data`, `_widget_layout`) equal to what it shows."
     fig._widget_data = copy.deepcopy(fig._data)
     fig._widget_layout = copy.deepcopy(fig._layout_obj._props)
     return fig
 
+class PlotlyFigure(go.FigureWidget):
+    "A FigureWidget whose first message to the browser already holds its data and layout."
+    def __init__(self, *args, **kwargs):
+        self._defer_open = True
+        super().__init__(*args, **kwargs)
+        self._defer_open = False
+        sync_figure(self)
+        self.open()
+
+    def open(self):
+        if not getattr(self, "_defer_open", False): super().open()
+
 class FigureBox(W.Box):
-    "A box holding one plotly FigureWidget, re-mounted once after its first browser view has drawn."
+    "Holds one plotly figure; replaces it by a fresh copy if its first browser view drew an outdated state."
     def __init__(self, fig: go.FigureWidget | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.fig, self.remounted = None, False
+        self.fig, self.checked, self.replaced = None, False, False
         if fig is not None: self.set_figure(fig)
 
     def set_figure(self, fig: go.FigureWidget):
-        "Show `fig` (replacing the previous figure)."
+        "Show `fig` (instead of the previous figure)."
         if not isinstance(fig, go.FigureWidget): raise BadInput(f"`fig` must be a plotly FigureWidget, got {type(fig).__name__}")
-        self.fig, self.remounted = sync_figure(fig), False
-        fig.observe(self._drawn, names="_js2py_layoutDelta")
-        self.children = [fig]
+        with UI_LOCK:
+            self.fig, self.checked, self.replaced = sync_figure(fig), False, False
+            fig.observe(self._drawn, names="_js2py_traceDeltas")
+            self.children = [fig]
 
     def _drawn(self, change):
-        if change["new"] is None or self.remounted or change["owner"] is not self.fig: return
-        self.remounted = True
-        self.children = []
-        self.children = [self.fig]                               # a new view, drawn from the synced traits
+        "The first view has drawn; it reports the edit it is at and the traces it has."
+        msg = change["new"]
+        if msg is None or self.checked or change["owner"] is not self.fig: return
+        self.checked = True
+        if msg.get("trace_edit_id") == self.fig._last_trace_edit_id and len(msg.get("trace_deltas", ())) == len(self.fig.data):
+            return                                                      # the browser is up to date
+        with UI_LOCK:
+            old = self.fig
+            new = PlotlyFigure(old)
+            for t_old, t_new in zip(old.data, new.data): t_new._click_callbacks = list(t_old._click_callbacks)
+            self.fig, self.replaced = new, True
+            self.children = [new]
+            old.close()
 
 # %% ../nbs/10_widgets.ipynb #e07ead62
 class ImageGrid(W.GridBox):
@@ -290,11 +330,6 @@ class ReconstructionViewer(W.VBox):
         self.caption.value = " · ".join(f"{k} <b>{v:.3f}</b>" for k, v in stats.items())
 
 # %% ../nbs/10_widgets.ipynb #e44ac730
-TEMPLATE = go.layout.Template(layout=dict(
-    font=dict(size=11), paper_bgcolor="white", plot_bgcolor="white", colorway=["#1f77b4", "#ff7f0e", "#2ca02c",
-    "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"], hovermode="closest",
-    xaxis=dict(gridcolor="#e8e8e8", linecolor="#888", zeroline=False), yaxis=dict(gridcolor="#e8e8e8", linecolor="#888", zeroline=False)))
-
 _SCENE = dict(aspectmode="data", xaxis=dict(visible=False), yaxis=dict(visible=False), zaxis=dict(visible=False),
               camera=dict(up=dict(x=0, y=1, z=0), eye=dict(x=1.2, y=0.7, z=1.4)))
 
@@ -304,28 +339,33 @@ class PointCloudViewer(W.VBox):
 
     def __init__(self, snapshot: Mapping | None = None, color: str = "depth", view: int = 0, sample: int = 0,
                  features: str = "student_points", title: str = "", width: int = 380, height: int = 340,
-                 marker_size: float = 2.5, controls: bool = True):
+                 marker_size: float = 2.5, controls: bool = True, similarity_range: tuple[float, float] | None = (-1, 1)):
         check_choice(color, "color", self.modes)
+        self.similarity_range = similarity_range
         self.sample, self.view, self.mode, self.feature_key = sample, view, color, features
         self.values, self.similarity, self._click_fns = None, None, []
         self._points = self._rendering = self._features = None
-        self.fig = go.FigureWidget(
+        fig = PlotlyFigure(
             [go.Scatter3d(x=[], y=[], z=[], mode="markers", name="points", hoverinfo="text",
                           marker=dict(size=marker_size, line=dict(width=0))),
              go.Scatter3d(x=[], y=[], z=[], mode="markers", name="selected", hoverinfo="skip",
                           marker=dict(size=7, color="lime", symbol="diamond", line=dict(width=1, color="black")))],
             layout=dict(width=width, height=height, margin=dict(l=0, r=0, t=30 if title else 5, b=0),
                         title=dict(text=title, x=0.5, font=dict(size=13)), showlegend=False, scene=_SCENE,
-                        uirevision="keep", template=TEMPLATE))                               # keep the user's camera across refreshes
-        self.fig.data[0].on_click(self._clicked)
+                        uirevision="keep", template=TEMPLATE))          # uirevision: keep the user's camera on refreshes
+        fig.data[0].on_click(self._clicked)
+        self.fig_box = FigureBox(fig)
         self.mode_pick = W.Dropdown(options=list(self.modes), value=color, description="colour",
                                     layout=W.Layout(width="190px"))
         self.view_pick = W.BoundedIntText(value=view, min=0, max=max(view, 0), description="view",
                                           layout=W.Layout(width="140px"))
         self.mode_pick.observe(lambda c: self.color_by(c["new"]), "value")
         self.view_pick.observe(lambda c: self.color_by(self.mode, view=c["new"]), "value")
-        super().__init__(([W.HBox([self.mode_pick, self.view_pick])] if controls else []) + [FigureBox(self.fig)])
+        super().__init__(([W.HBox([self.mode_pick, self.view_pick])] if controls else []) + [self.fig_box])
         if snapshot is not None: self.update(snapshot, sample)
+
+    @property
+    def fig(self) -> go.FigureWidget: return self.fig_box.fig
 
     @classmethod
     def from_points(cls, points, rendering=None, features=None, **kwargs) -> "PointCloudViewer":
@@ -358,8 +398,7 @@ class PointCloudViewer(W.VBox):
             if mode == "depth": return self._points[:, 2].numpy(), dict(colorscale="Viridis", cmin=None, cmax=None)
             raise BadInput("colour by `visibility` needs `snapshot['rendering']`")
         if mode == "depth":
-            z, vis = self._rendering["z"][view], self._rendering["visible"][view]
-            return z.numpy(), dict(colorscale="Viridis_r", cmin=None, cmax=None)
+            return self._rendering["z"][view].numpy(), dict(colorscale="Viridis_r", cmin=None, cmax=None)
         if mode == "visibility":
             return self._rendering["visible"][view].float().numpy(), dict(colorscale=[[0, "#bbbbbb"], [1, "#e4572e"]], cmin=0, cmax=1)
         if mode == "pca":
@@ -367,7 +406,8 @@ class PointCloudViewer(W.VBox):
             rgb = (pca_rgb(self._features, channel_dim=-1)[0] * 255).round().int().tolist()
             return np.array([f"rgb({r},{g},{b_})" for r, g, b_ in rgb]), dict(colorscale=None, cmin=None, cmax=None)
         sim = torch.zeros(len(self._points)) if self.similarity is None else self.similarity   # none yet: neutral
-        return sim.numpy(), dict(colorscale="RdBu_r", cmin=-1, cmax=1)
+        lo, hi = _colour_range(sim, self.similarity_range)
+        return sim.numpy(), dict(colorscale="RdBu_r", cmin=lo, cmax=hi)
 
     def color_by(self, mode: str, values=None, view: int | None = None):
         "Colour by `mode`; `values` (N,) in [-1,1] for `similarity`; `view` picks the camera for depth/visibility."
@@ -403,32 +443,36 @@ class PointCloudViewer(W.VBox):
 
     def _clicked(self, trace, points, state):
         if not points.point_inds: return                               # plotly calls every trace, clicked or not
-        for fn in self._click_fns: fn(int(points.point_inds[0]))
+        with UI_LOCK:
+            for fn in self._click_fns: fn(int(points.point_inds[0]))
 
 # %% ../nbs/10_widgets.ipynb #996a5887
 class SimilarityExplorer(W.VBox):
     "Click a view pixel or a 3D point; see cosine-similarity maps over all views and the cloud, teacher vs student."
     def __init__(self, snapshot: Mapping | None = None, sample: int = 0, cell_px: int = 100,
-                 zrange: tuple[float, float] = (-1.0, 1.0), width_3d: int = 340):
+                 zrange: tuple[float, float] | None = None, width_3d: int = 340):
         self.sample, self.cell_px, self.zrange = sample, cell_px, zrange
         self.selection: dict | None = None
         self.teacher_map = self.student_map = self.teacher_point_sim = self.student_point_sim = None
-        self.fig = go.FigureWidget(layout=dict(template=TEMPLATE))
+        self.fig_box = FigureBox(PlotlyFigure(layout=dict(template=TEMPLATE)))
         self.info = W.HTML()
         self.teacher_cloud = PointCloudViewer(color="similarity", title="teacher similarity", controls=False,
-                                              width=width_3d, height=300)
+                                              width=width_3d, height=300, similarity_range=zrange)
         self.student_cloud = PointCloudViewer(color="similarity", title="student similarity", controls=False,
-                                              width=width_3d, height=300)
+                                              width=width_3d, height=300, similarity_range=zrange)
         for c in (self.teacher_cloud, self.student_cloud): c.on_click(self._point_clicked)
-        self._shape, self.fig_box = None, FigureBox(self.fig)
+        self._shape = None
         super().__init__([self.info, self.fig_box, W.HBox([self.teacher_cloud, self.student_cloud])])
         if snapshot is not None: self.update(snapshot, sample)
+
+    @property
+    def fig(self) -> go.FigureWidget: return self.fig_box.fig
 
     # --- data ---
     def update(self, snapshot: Mapping, sample: int | None = None):
         "Show `snapshot`'s sample (needs `teacher_dense` or `student_dense`); the current selection is kept."
         b = self.sample if sample is None else sample
-        dims = check_snapshot(snapshot, b, any_of=("teacher_dense", "student_dense"))
+        check_snapshot(snapshot, b, any_of=("teacher_dense", "student_dense"))
         self.sample = b
         self._t, self._s = _pick(snapshot, "teacher_dense", b), _pick(snapshot, "student_dense", b)
         ref = self._t if self._t is not None else self._s
@@ -465,11 +509,12 @@ class SimilarityExplorer(W.VBox):
 
     def _build_figure(self):
         rows, V, h, w = self._rows(), self.V, self.h, self.w
+        self._axis = {"teacher": "coloraxis", "student": "coloraxis2"}
         shape = (tuple(rows), V, h, w, None if self._views is None else tuple(self._views.shape[-2:]))
         if shape == self._shape:                                        # same layout: new images only
             if self._views is not None:
                 with self.fig.batch_update():
-                    for v in range(V): self.fig.data[self._trace["input", v]].source = png_data_uri(image_to_png(self._views[v]))
+                    for v in range(V): self.fig.data[self._trace["input", v]].z = rgb_uint8(self._views[v])
             return
         fig = make_subplots(rows=len(rows), cols=V, horizontal_spacing=0.008, vertical_spacing=0.02,
                             column_titles=[f"view {v}" for v in range(V)], row_titles=rows,
@@ -479,12 +524,10 @@ class SimilarityExplorer(W.VBox):
             for v in range(V):
                 if row == "input":       # drawn in cell coordinates: pixel centres land inside their cell
                     H, Wd = self._views.shape[-2:]
-                    tr = go.Image(source=png_data_uri(image_to_png(self._views[v])), x0=w / Wd / 2 - 0.5,
-                                  y0=h / H / 2 - 0.5, dx=w / Wd, dy=h / H, hoverinfo="x+y", name=f"input {v}")
-                else:
-                    tr = go.Heatmap(z=np.zeros((h, w)), zmin=self.zrange[0], zmax=self.zrange[1], colorscale="RdBu_r",
-                                    showscale=(v == V - 1 and row == rows[-1]), name=f"{row} {v}",
-                                    colorbar=dict(thickness=10, len=0.7, x=1.06, title=dict(text="cos")),
+                    tr = go.Image(z=rgb_uint8(self._views[v]), x0=w / Wd / 2 - 0.5, y0=h / H / 2 - 0.5,
+                                  dx=w / Wd, dy=h / H, hoverinfo="x+y", name=f"input {v}")
+                else:                    # one colour axis per row: teacher and student similarities differ in range
+                    tr = go.Heatmap(z=np.zeros((h, w)), coloraxis=self._axis[row], name=f"{row} {v}",
                                     hovertemplate=f"{row}, view {v}<br>y %{{y}} x %{{x}}<br>cos %{{z:.3f}}<extra></extra>")
                 fig.add_trace(tr, row=i + 1, col=v + 1)
                 self._trace[row, v] = len(fig.data) - 1
@@ -498,12 +541,17 @@ class SimilarityExplorer(W.VBox):
                                          marker=dict(symbol="x-thin", size=12, line=dict(width=3, color="lime"))),
                               row=i + 1, col=v + 1)
                 self._trace["marker", row, v] = len(fig.data) - 1
-        fig.update_layout(width=max(420, V * self.cell_px + 150), height=len(rows) * self.cell_px + 50,
-                          margin=dict(l=10, r=60, t=30, b=5), showlegend=False, template=TEMPLATE)
-        self.fig = go.FigureWidget(fig)
+        for i, row in enumerate(rows):
+            if row not in self._axis: continue
+            lo, hi = fig.get_subplot(i + 1, 1).yaxis.domain
+            fig.layout[self._axis[row]] = dict(colorscale="RdBu_r", cmin=-1, cmax=1, colorbar=dict(
+                thickness=10, len=(hi - lo) * 0.95, y=(lo + hi) / 2, x=1.06, title=dict(text="cos", side="right")))
+        fig.update_layout(width=max(420, V * self.cell_px + 170), height=len(rows) * self.cell_px + 50,
+                          margin=dict(l=10, r=80, t=30, b=5), showlegend=False, template=TEMPLATE)
+        fig = PlotlyFigure(fig)
         for key, idx in self._trace.items():
-            if key[0] != "marker": self.fig.data[idx].on_click(self._map_clicked)
-        self.fig_box.set_figure(self.fig)
+            if key[0] != "marker": fig.data[idx].on_click(self._map_clicked)
+        self.fig_box.set_figure(fig)
         self._shape = shape
 
     # --- selection ---
@@ -577,6 +625,7 @@ class SimilarityExplorer(W.VBox):
                 if (row, 0) not in self._trace: continue
                 for v in range(self.V):
                     self.fig.data[self._trace[row, v]].z = (np.zeros((self.h, self.w)) if m is None else m[v].numpy())
+                self.fig.layout[self._axis[row]].update(dict(zip(("cmin", "cmax"), _colour_range(m, self.zrange))))
             for row in self._rows():
                 for v in range(self.V):
                     y, x = cells.get(v, (None, None))
@@ -598,19 +647,20 @@ class SimilarityExplorer(W.VBox):
             view = int(trace.name.rsplit(" ", 1)[-1])                  # "input 2", "teacher 2", "student 2"
             x = min(max(int(round(points.xs[0])), 0), self.w - 1)
             y = min(max(int(round(points.ys[0])), 0), self.h - 1)
-            self.select_pixel(view, y, x)
+            with UI_LOCK: self.select_pixel(view, y, x)
         except Exception as e:                                          # a callback's error would vanish in a log
             self.info.value = f"<span style='color:#c00'>click failed: {html.escape(f'{type(e).__name__}: {e}')}</span>"
 
     def _point_clicked(self, i: int):
-        try: self.select_point(i)
+        try:
+            with UI_LOCK: self.select_point(i)
         except Exception as e:
             self.info.value = f"<span style='color:#c00'>click failed: {html.escape(f'{type(e).__name__}: {e}')}</span>"
 
 def _slice_rendering(r, b: int):
-    "Sample `b` of a render.Rendering as a batch of one."
-    import dataclasses
-    return dataclasses.replace(r, **{k: getattr(r, k)[b:b + 1] for k in ("depth", "mask", "index", "visible", "pixel", "uv", "z")})
+    "Sample `b` of a render.Rendering as a batch of one, on the CPU (where the snapshot's maps are)."
+    return dataclasses.replace(r, **{k: getattr(r, k)[b:b + 1].detach().cpu()
+                                     for k in ("depth", "mask", "index", "visible", "pixel", "uv", "z")})
 
 # %% ../nbs/10_widgets.ipynb #848bdc28
 _NOT_LOSS = ("step", "epoch", "lr", "samples_per_s", "time")
@@ -629,7 +679,7 @@ class TrainingDashboard(W.VBox):
     "Live curves, probe-batch panels, pause/resume/stop and a look-back slider for a `Trainer` run in a thread."
     def __init__(self, trainer, probe_batch: dict | None = None, every: int = 10, probe_size: int = 2,
                  sample: int = 0, max_snapshots: int = 30, refresh_s: float = 0.5,
-                 panels: Sequence[str] = PANELS, probe_seed: int = 0):
+                 panels: Sequence[str] = PANELS, probe_seed: int = 0, probe_step: int | None = 0):
         for attr in ("fit", "pause", "unpause", "stop", "paused", "method", "history", "callbacks", "step"):
             if not hasattr(trainer, attr): raise BadInput(f"`trainer` must be a train.Trainer (it has no `{attr}`)")
         check_positive(every, "every"); check_positive(refresh_s, "refresh_s", allow_zero=True)
@@ -637,13 +687,13 @@ class TrainingDashboard(W.VBox):
             raise BadInput(f"`max_snapshots` must be an int >= 2, got {max_snapshots!r}")
         for p in panels: check_choice(p, "panels", PANELS)
         self.trainer, self.every, self.sample, self.max_snapshots = trainer, every, sample, max_snapshots
-        self.refresh_s, self.probe_seed = refresh_s, probe_seed
+        self.refresh_s, self.probe_seed, self.probe_step = refresh_s, probe_seed, probe_step
         self.probe = probe_batch if probe_batch is not None else self._default_probe(probe_size)
         self.snapshots: list[tuple[int, dict]] = []                  # (step, snapshot), under _data_lock
         self.errors: list[str] = []
         self.error: BaseException | None = None
         self.shown = 0
-        self._data_lock, self._ui_lock = threading.Lock(), threading.RLock()
+        self._data_lock, self._ui_lock = threading.Lock(), UI_LOCK
         self._thread, self._phase, self._last_refresh, self._quiet = None, "ready", 0.0, False
         self._curve: dict[str, int] = {}
 
@@ -658,11 +708,11 @@ class TrainingDashboard(W.VBox):
         self.slider = W.IntSlider(value=0, min=0, max=0, description="snapshot", continuous_update=False)
         self.slider_label = W.HTML()
         self.slider.observe(self._slider_moved, "value")
-        self.curves = make_subplots(rows=1, cols=3, subplot_titles=("loss", "learning rate", "samples / s"),
-                                    horizontal_spacing=0.08,
-                                    figure=go.FigureWidget(layout=dict(template=TEMPLATE)))
-        self.curves.update_layout(height=260, width=900, margin=dict(l=40, r=10, t=30, b=30),
-                                  legend=dict(orientation="h", x=0, y=-0.15))
+        curves = make_subplots(rows=1, cols=3, subplot_titles=("loss", "learning rate", "samples / s"),
+                               horizontal_spacing=0.08)
+        curves.update_layout(height=260, width=900, margin=dict(l=40, r=10, t=30, b=30), template=TEMPLATE,
+                             legend=dict(orientation="h", x=0, y=-0.15))
+        self.curves_box = FigureBox(PlotlyFigure(curves))
 
         first = self._take_snapshot()                                # in the caller's thread: builds the panels
         has = {k for k, v in first.items() if v is not None}
@@ -673,7 +723,7 @@ class TrainingDashboard(W.VBox):
                   "points": PointCloudViewer}
         self.panels = {p: makers[p](sample=sample) for p in panels if want[p]}
         children = [W.HTML(f"<h3 style='margin:4px 0'>p2ikit · {html.escape(str(recipe))}</h3>"), self.status,
-                    W.HBox([self.pause_button, self.resume_button, self.stop_button]), FigureBox(self.curves),
+                    W.HBox([self.pause_button, self.resume_button, self.stop_button]), self.curves_box,
                     W.HBox([self.slider, self.slider_label])]
         for name, panel in self.panels.items(): children += [W.HTML(f"<h4 style='margin:8px 0 2px'>{_HEADINGS[name]}</h4>"), panel]
         super().__init__(children)
@@ -696,7 +746,8 @@ class TrainingDashboard(W.VBox):
         try:
             torch.manual_seed(self.probe_seed); m.eval()
             with torch.no_grad():
-                inputs = m.prepare(to_device(self.probe, getattr(self.trainer, "device", "cpu")), self.trainer.step)
+                step = self.trainer.step if self.probe_step is None else self.probe_step
+                inputs = m.prepare(to_device(self.probe, getattr(self.trainer, "device", "cpu")), step)
                 snap = dict(m.snapshot(inputs))
         finally:
             m.train(was); set_rng_state(state)
@@ -783,6 +834,9 @@ class TrainingDashboard(W.VBox):
         with self.curves.batch_update():
             for k, idx in self._curve.items(): self.curves.data[idx].update(x=steps, y=[r.get(k) for r in history])
         sync_figure(self.curves)
+
+    @property
+    def curves(self) -> go.FigureWidget: return self.curves_box.fig
 
     def trace(self, name: str):
         "The curve `name` (`loss`, a loss part, `lr` or `samples_per_s`) of the curves figure."

@@ -1,6 +1,7 @@
 """The dashboard tutorial in a real browser: JupyterLab 4 (prebuilt extensions only) driven through Playwright with
 Debian's chromium. Runs all cells from the Run menu, waits for the loss plot and the view images, clicks a view of the
-similarity explorer and checks that the similarity maps change, and saves screenshots in the test's tmp folder."""
+similarity explorer and checks that the similarity maps change, drags the snapshot slider back to step 0, and saves
+screenshots in the test's tmp folder (printed with -s)."""
 import json
 import os
 import secrets
@@ -53,6 +54,7 @@ def _start_lab(root: Path, work: Path):
     tracker.mkdir(parents=True)
     (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"autoStartDefaultKernel": True}))
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(config), "JUPYTER_RUNTIME_DIR": str(work / "runtime"),
+           "JUPYTER_DATA_DIR": str(work / "data"),    # the venv's share/jupyter still provides kernels and extensions
            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "P2IKIT_TUTORIAL_FAST": "1",
            "P2IKIT_TUTORIAL_OUT": str(work / "runs"), "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg"}
     log = open(work / "jupyterlab.log", "w")
@@ -119,7 +121,7 @@ def test_dashboard_in_jupyterlab(tmp_path):
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1600})
+            page = browser.new_page(viewport={"width": 1300, "height": 3400})     # tall: the whole dashboard in view
             errors = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             try:
@@ -162,9 +164,14 @@ def _drive(page, url, out: Path):
     page.wait_for_function("""() => [...document.querySelectorAll('.js-plotly-plot')].some(g =>
         (g.data || []).some(t => t.name === 'loss' && t.x && t.x.length === 30))""", timeout=60_000)
 
+    # every figure drew its data: curves, similarity maps, the two similarity clouds and the point cloud (256 points)
+    page.wait_for_function("""() => {
+        const graphs = [...document.querySelectorAll('.js-plotly-plot')].map(g => g.data || []);
+        const clouds = graphs.filter(d => d.some(t => t.name === 'points' && t.x && t.x.length === 256));
+        return graphs.length === 5 && clouds.length === 3 && graphs.some(d => d.some(t => t.name === 'input 1')); }""",
+                           timeout=60_000)
+
     # click inside view 1 of the similarity explorer
-    page.wait_for_function("""() => [...document.querySelectorAll('.js-plotly-plot')].some(g =>
-        (g.data || []).some(t => t.name === 'input 1'))""", timeout=60_000)
     index, before = _similarity(page)
     assert sorted(before) == sorted(f"{r} {v}" for r in ("teacher", "student") for v in range(4))
     info = page.locator(".widget-html", has_text="query:").first
@@ -189,6 +196,21 @@ def _drive(page, url, out: Path):
     assert "view 1" in info.inner_text(), info.inner_text()
 
     time.sleep(1)                                          # let plotly finish drawing before the picture
-    graph.scroll_into_view_if_needed()
+    page.locator(".widget-html", has_text="p2ikit ·").first.scroll_into_view_if_needed()
     page.screenshot(path=str(out / "dashboard.png"))
-    print(f"screenshots: {out / 'training.png'}, {out / 'dashboard.png'}")
+
+    # look back: the snapshot slider to its start shows step 0, and the maps of the untrained student
+    _, latest = _similarity(page)
+    handle = page.locator(".widget-slider .noUi-handle").first
+    handle.focus()
+    page.keyboard.press("Home")
+    page.wait_for_function("""() => [...document.querySelectorAll('.widget-html')].some(e =>
+        e.innerText.startsWith('step 0 ·'))""", timeout=30_000)
+    page.wait_for_function("""([i, before]) => {
+        const g = document.querySelectorAll('.js-plotly-plot')[i];
+        return (g.data || []).some(t => t.type === 'heatmap' && t.name.startsWith('student') &&
+            JSON.stringify(Array.from(t.z || [], r => Array.from(r))) !== before[t.name]); }""",
+                           arg=[index, latest], timeout=30_000)
+    page.locator(".widget-html", has_text="Feature similarity").first.scroll_into_view_if_needed()
+    page.screenshot(path=str(out / "look_back.png"))
+    print(f"screenshots: {out / 'training.png'}, {out / 'dashboard.png'}, {out / 'look_back.png'}")
