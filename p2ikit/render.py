@@ -485,6 +485,8 @@ def _vertex_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
 def render_mesh(mesh, rig: ViewRig, color=(0.8, 0.8, 0.8), ambient: float = 0.3) -> MeshRendering:
     """Ray-cast a triangle mesh ((vertices (Nv, 3), faces (F, 3)) or an object with `.vertices`, `.faces`) in every
     view of `rig`: depth, interpolated vertex normals, silhouette and Lambert-shaded RGB (white background)."""
+    import os
+    os.environ.setdefault("OPEN3D_DISABLE_WEB_VISUALIZER", "true")   # in a kernel Open3D would start its WebRTC viewer
     import open3d as o3d
     _check_rig(rig)
     verts, faces = _mesh_arrays(mesh)

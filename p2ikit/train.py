@@ -34,9 +34,9 @@ __all__ = ['RECIPE_DEFAULTS', 'METHODS', 'CHECKPOINT_FORMAT', 'READERS', 'DataCo
            'set_rng_state', 'save_checkpoint', 'load_checkpoint', 'load_model_state', 'warmup_cosine', 'Method',
            'to_device', 'Callback', 'MetricsLogger', 'ProgressBar', 'Checkpointer', 'EarlyStop', 'SampleRenders',
            'StepHook', 'init_distributed', 'TrainingError', 'param_groups', 'Trainer', 'make_rig', 'augment_batch',
-           'computed_by_recipe', 'loss_spec', 'TransferMethod', 'MVNet', 'PointMCD', 'projection_head', 'CrossPoint',
-           'CLIP2Point', 'ACTDistill', 'P2IDecoder', 'P2P', 'make_datasets', 'build_method', 'default_run_dir',
-           'build_trainer', 'pretrain']
+           'computed_by_recipe', 'loss_spec', 'TransferMethod', 'snapshot_to_cpu', 'MVNet', 'PointMCD',
+           'projection_head', 'CrossPoint', 'CLIP2Point', 'ACTDistill', 'P2IDecoder', 'P2P', 'make_datasets',
+           'build_method', 'default_run_dir', 'build_trainer', 'pretrain']
 
 # %% ../nbs/08_train.ipynb #fa42342c
 @dataclass
@@ -635,9 +635,19 @@ class TransferMethod(Method):
                    "teacher_points": lift(inputs["teacher_dense"], inputs["rendering"])}
             out.update(self._snapshot_extra(feats, inputs))
         self.train(was)
-        return {k: (v.detach().cpu() if torch.is_tensor(v) else v) for k, v in out.items()}
+        return snapshot_to_cpu(out)
 
     def _snapshot_extra(self, feats, inputs) -> dict: return {}
+
+def snapshot_to_cpu(snapshot: dict) -> dict:
+    "Detached CPU copies of a snapshot's tensors, the Rendering's included."
+    def cpu(v):
+        if torch.is_tensor(v): return v.detach().cpu()
+        if dataclasses.is_dataclass(v) and not isinstance(v, type):
+            return dataclasses.replace(v, **{f.name: cpu(getattr(v, f.name)) for f in dataclasses.fields(v)
+                                             if torch.is_tensor(getattr(v, f.name))})
+        return v
+    return {k: cpu(v) for k, v in snapshot.items()}
 
 # %% ../nbs/08_train.ipynb #b387597f
 @register_recipe("mvnet", {"decoder": {"type": "projection"},
@@ -840,7 +850,7 @@ class P2P(TransferMethod):
     def snapshot(self, inputs):
         with torch.no_grad():
             images = self.colouring(self.backbone(inputs["points"]), inputs["rendering"])
-        return {"points": inputs["points"].cpu(), "rendering": inputs["rendering"], "pred_images": images.cpu()}
+        return snapshot_to_cpu({"points": inputs["points"], "rendering": inputs["rendering"], "pred_images": images})
 
 # %% ../nbs/08_train.ipynb #0ca3870a
 READERS = {"modelnet40": ModelNetResampled, "modelnet10": ModelNetResampled, "modelnet40_h5": ModelNetH5,
