@@ -13,7 +13,8 @@ export MPLBACKEND := Agg
 # Set-up is redone only when the project's requirements change.
 STAMP := $(VENV)/.setup-$(shell cat settings.ini setup.py | sha256sum | cut -c1-16)
 
-.PHONY: help setup demo test check-clean check-export check-readme nbtest pytest bench export clean-venv
+.PHONY: help setup demo test check-clean check-export check-readme check-style check-layout nbtest pytest \
+	bench export clean-venv
 
 help:
 	@echo "make demo   set up (venv, pip, apt) and run the main job: p2ikit demo"
@@ -31,7 +32,7 @@ demo: setup
 	$(BIN)/p2ikit demo
 
 # Stops at the first failure; the order is cheapest first.
-test: setup check-clean check-export check-readme nbtest pytest
+test: setup check-clean check-export check-readme check-style check-layout nbtest pytest
 
 check-clean: setup
 	bash tools/unchanged.sh "notebooks are not clean: run nbdev_clean and commit" nbs -- $(BIN)/nbdev_clean
@@ -41,6 +42,13 @@ check-export: setup
 
 check-readme: setup
 	bash tools/unchanged.sh "README.md is not what nbs/index.ipynb generates: run tools/make_readme.py and commit" README.md -- $(BIN)/python tools/make_readme.py
+
+# Lines of at most 100 characters, one statement per line (ruff); cells, modules, imports, registries.
+check-style: setup
+	$(BIN)/ruff check nbs tests bench tools
+
+check-layout: setup
+	$(BIN)/python tools/check_layout.py
 
 nbtest: setup
 	OMP_NUM_THREADS=1 P2IKIT_QUICK=1 P2IKIT_TUTORIAL_FAST=1 $(BIN)/nbdev_test --n_workers 2 --flags slow --do_print --timing

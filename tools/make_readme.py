@@ -1,4 +1,4 @@
-"""Writes README.md from nbs/index.ipynb (Quarto, which nbdev_readme needs, can't be installed here).
+"""Writes README.md from nbs/index.ipynb (Quarto, which nbdev_readme needs, is not installable).
 
 Markdown cells are copied, code cells become fenced Python; cells flagged `#| hide` and nbdev
 directives are left out. Run with no arguments from the repository root.
@@ -22,7 +22,8 @@ def cell_markdown(cell) -> str | None:
 def main():
     nb = nbformat.read(root / "nbs" / "index.ipynb", as_version=4)
     parts = [m for c in nb.cells if c.cell_type in ("markdown", "code") and (m := cell_markdown(c))]
-    text = "<!-- Generated from nbs/index.ipynb by tools/make_readme.py: edit the notebook, not this file. -->\n\n"
+    text = ("<!-- Generated from nbs/index.ipynb by tools/make_readme.py: "
+            "edit the notebook, not this file. -->\n\n")
     (root / "README.md").write_text(text + "\n\n".join(parts) + "\n", encoding="utf-8")
 
 
