@@ -10,7 +10,9 @@ def bench(fn, repeats=5):
     fn()  # warm-up
     times = []
     for _ in range(repeats):
-        t = time.perf_counter(); fn(); times.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
     return sorted(times)[len(times) // 2] * 1e3
 
 
@@ -18,6 +20,7 @@ if __name__ == "__main__":
     torch.manual_seed(0)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}")
     pts = torch.rand(32, 1024, 3)
-    print(f"FPS   B=32 N=1024 -> 512           : {bench(lambda: farthest_point_sample(pts, 512)):8.1f} ms")
+    fps_ms = bench(lambda: farthest_point_sample(pts, 512))
+    print(f"FPS   B=32 N=1024 -> 512           : {fps_ms:8.1f} ms")
     q, r = torch.rand(32, 512, 3), torch.rand(32, 1024, 3)
     print(f"kNN   k=32 query 32x512, ref 32x1024: {bench(lambda: knn(q, r, 32)):8.1f} ms")

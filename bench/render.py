@@ -1,13 +1,14 @@
-"""Renderer timings on this machine's CPU at the size a training step uses: B=32 clouds of N=1024 points, V=10
-views at 224×224 (PointCLIP V2's rig). Prints ms per batch (median of repeats) for the z-buffer and every depth
-style, the vectorised realistic projection against the step-by-step port of PointCLIP V2 (the test oracle in
-tests/test_render_realistic.py) timed alternately in this one run, their agreement, the peak memory of each call
-and the time to ray-cast a 10k-triangle mesh in 10 views.
+"""Renderer timings on this machine's CPU at the size a training step uses: B=32 clouds of N=1024
+points, V=10 views at 224×224 (PointCLIP V2's rig). Prints ms per batch (median of repeats) for the
+z-buffer and every depth style, the vectorised realistic projection against the step-by-step port of
+PointCLIP V2 (the test oracle in tests/test_render_realistic.py) timed alternately in this one run,
+their agreement, the peak memory of each call and the time to ray-cast a 10k-triangle mesh in 10
+views.
 
-Peak memory is the growth of the resident set size during one call, in a fresh Python process that builds only
-that call's inputs and runs it once to warm up: the kernel's peak RSS (VmHWM) is reset through
-/proc/self/clear_refs just before the call and read after it, minus the RSS at the reset. torch's CPU
-allocations are invisible to tracemalloc; RSS sees them all."""
+Peak memory is the growth of the resident set size during one call, in a fresh Python process that
+builds only that call's inputs and runs it once to warm up: the kernel's peak RSS (VmHWM) is reset
+through /proc/self/clear_refs just before the call and read after it, minus the RSS at the reset.
+torch's CPU allocations are invisible to tracemalloc; RSS sees them all."""
 import gc
 import math
 import os
@@ -22,10 +23,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from test_render_realistic import port_for_rig, realistic_port  # noqa: E402
 
-from p2ikit.data import Mesh, sample_surface  # noqa: E402
+from p2ikit.shapes import Mesh, sample_surface  # noqa: E402
 from p2ikit.ops import random_rotation  # noqa: E402
-from p2ikit.render import (ViewRig, lift, render_depth_images, render_mesh, render_points,  # noqa: E402
-                           splat)
+from p2ikit.pictures import render_depth_images, render_mesh  # noqa: E402
+from p2ikit.render import RIGS, lift, render_points, splat  # noqa: E402
 
 B, N, V, S = 32, 1024, 10, 224
 
@@ -35,10 +36,14 @@ def torus(R=0.68, r=0.3, n_major=100, n_minor=50):
     a = torch.arange(n_major) * 2 * math.pi / n_major
     b = torch.arange(n_minor) * 2 * math.pi / n_minor
     A, Bm = torch.meshgrid(a, b, indexing="ij")
-    verts = torch.stack([(R + r * Bm.cos()) * A.cos(), r * Bm.sin(), (R + r * Bm.cos()) * A.sin()], -1).view(-1, 3)
+    ring = R + r * Bm.cos()
+    verts = torch.stack([ring * A.cos(), r * Bm.sin(), ring * A.sin()], -1).view(-1, 3)
     i, j = torch.meshgrid(torch.arange(n_major), torch.arange(n_minor), indexing="ij")
-    q = lambda di, dj: ((i + di) % n_major * n_minor + (j + dj) % n_minor).flatten()
-    return verts, torch.cat([torch.stack([q(0, 0), q(1, 0), q(1, 1)], -1), torch.stack([q(0, 0), q(1, 1), q(0, 1)], -1)])
+    def q(di, dj):
+        return ((i + di) % n_major * n_minor + (j + dj) % n_minor).flatten()
+    faces = torch.cat([torch.stack([q(0, 0), q(1, 0), q(1, 1)], -1),
+                       torch.stack([q(0, 0), q(1, 1), q(0, 1)], -1)])
+    return verts, faces
 
 
 def clouds(seed=0):
@@ -49,7 +54,7 @@ def clouds(seed=0):
 
 def calls():
     "name -> setup(); each setup builds only its own inputs and returns the call to time."
-    rig = ViewRig.pointclip_v2_10(image_size=S)
+    rig = RIGS.build("pointclip_v2_10", image_size=S)
     pts = clouds()
     def splat_setup():
         rend, feats = render_points(pts, rig), torch.randn(B, N, 384)
@@ -60,13 +65,15 @@ def calls():
     def mesh_setup():
         mesh = torus()
         return lambda: render_mesh(mesh, rig)
+    def style(name):
+        return lambda: lambda: render_depth_images(pts, rig, name)
     return {
         "render_points (z-buffer, radius 0)": lambda: lambda: render_points(pts, rig),
         "render_points (z-buffer, radius 2)": lambda: lambda: render_points(pts, rig, radius=2),
-        "style 'pointclip'": lambda: lambda: render_depth_images(pts, rig, "pointclip"),
-        "style 'realistic' (vectorised)": lambda: lambda: render_depth_images(pts, rig, "realistic"),
+        "style 'pointclip'": style("pointclip"),
+        "style 'realistic' (vectorised)": style("realistic"),
         "style 'realistic' (V2 port, oracle)": lambda: lambda: port_for_rig(pts, rig),
-        "style 'zbuffer' (radius 2)": lambda: lambda: render_depth_images(pts, rig, "zbuffer"),
+        "style 'zbuffer' (radius 2)": style("zbuffer"),
         "splat C=384 -> 14x14": splat_setup,
         "lift 14x14 C=384": lift_setup,
         "render_mesh 10k triangles, 10 views": mesh_setup,
@@ -77,7 +84,9 @@ def timed(fn, repeats):
     fn()  # warm-up
     out = []
     for _ in range(repeats):
-        t = time.perf_counter(); fn(); out.append((time.perf_counter() - t) * 1e3)
+        t = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t) * 1e3)
     return out
 
 
@@ -89,41 +98,51 @@ def peak_mb(name):
 
 def _status_kb(field):
     for line in open("/proc/self/status"):
-        if line.startswith(field): return int(line.split()[1])
+        if line.startswith(field):
+            return int(line.split()[1])
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--peak"]:
     with torch.no_grad():
         fn = calls()[sys.argv[2]]()
-        fn()                                                    # warm-up: lazy inits are not the call's memory
+        fn()  # warm-up: lazy inits are not the call's memory
         gc.collect()
-        with open("/proc/self/clear_refs", "w") as f: f.write("5")  # reset the peak RSS (VmHWM) to the current RSS
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # reset the peak RSS (VmHWM) to the current RSS
         before = _status_kb("VmRSS")
         fn()
     print((_status_kb("VmHWM") - before) / 1024)
 elif __name__ == "__main__":
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f} "
-          f"(shared machine: figures are noisy)")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"load average {os.getloadavg()[0]:.1f} (shared machine: figures are noisy)")
     print(f"B={B} clouds, N={N} points, V={V} views (pointclip_v2_10), {S}x{S}\n")
     fns = {name: setup() for name, setup in calls().items()}
     with torch.no_grad():
         # the realistic pair, alternately in one run
         fast_ms, port_ms = [], []
-        fns["style 'realistic' (vectorised)"](); fns["style 'realistic' (V2 port, oracle)"]()
+        fast_fn = fns["style 'realistic' (vectorised)"]
+        port_fn = fns["style 'realistic' (V2 port, oracle)"]
+        fast_fn()
+        port_fn()
         for _ in range(5):
-            fast_ms += timed(fns["style 'realistic' (vectorised)"], 1)
-            port_ms += timed(fns["style 'realistic' (V2 port, oracle)"], 1)
-        pts, rig = clouds(), ViewRig.pointclip_v2_10(image_size=S)
+            fast_ms += timed(fast_fn, 1)
+            port_ms += timed(port_fn, 1)
+        pts, rig = clouds(), RIGS.build("pointclip_v2_10", image_size=S)
         fast = render_depth_images(pts, rig, "realistic")
         diff = (fast - port_for_rig(pts, rig)).abs().max().item()
         own = (fast - realistic_port(pts, size=S)).abs()
         print(f"{'call':40s} {'ms/batch':>9s} {'peak MB':>8s}")
         for name, fn in fns.items():
-            if "realistic" in name: ms = fast_ms if "vectorised" in name else port_ms
-            else: ms = timed(fn, 3)
+            if "realistic" in name:
+                ms = fast_ms if "vectorised" in name else port_ms
+            else:
+                ms = timed(fn, 3)
             print(f"{name:40s} {statistics.median(ms):9.1f} {peak_mb(name):8.1f}")
     f, p = statistics.median(fast_ms), statistics.median(port_ms)
-    print(f"\nrealistic: port / vectorised = {p / f:.2f}x (medians of 5 alternating runs: {p:.0f} ms vs {f:.0f} ms)")
-    print(f"realistic: max |vectorised - port| over {B}x{V} images at {S}px = {diff:.2e} (same view matrices)")
-    print(f"realistic vs the port with V2's own float32 Euler matrices: max diff {own.max().item():.2e}, "
-          f"{(own > 1e-5).float().mean().item() * 100:.3f}% of pixels differ by > 1e-5")
+    print(f"\nrealistic: port / vectorised = {p / f:.2f}x (medians of 5 alternating runs: "
+          f"{p:.0f} ms vs {f:.0f} ms)")
+    print(f"realistic: max |vectorised - port| over {B}x{V} images at {S}px = {diff:.2e} "
+          f"(same view matrices)")
+    print(f"realistic vs the port with V2's own float32 Euler matrices: max diff "
+          f"{own.max().item():.2e}, {(own > 1e-5).float().mean().item() * 100:.3f}% of pixels "
+          f"differ by > 1e-5")

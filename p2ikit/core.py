@@ -22,7 +22,7 @@ from fastcore.basics import patch
 __all__ = ['UP_AXIS', 'P2IError', 'BadInput', 'MissingData', 'MissingWeights', 'CorruptFile', 'CorruptCache', 'CorruptCheckpoint',
            'check_tensor', 'check_points', 'check_choice', 'check_positive', 'Registry', 'seed_everything',
            'make_generator', 'get_device', 'atomic_write', 'atomic_torch_save', 'sha256_file', 'sha256_tensor',
-           'normalize_unit_sphere']
+           'normalize_unit_sphere', 'describe_mismatch']
 
 # %% ../nbs/00_core.ipynb #029fe536
 class P2IError(Exception):
@@ -115,6 +115,16 @@ def check_positive(value, name: str, allow_zero: bool = False):
     return value
 
 # %% ../nbs/00_core.ipynb #31baa94b
+def _same_definition(old, new) -> bool:
+    "Whether `new` is `old` defined again (same qualified name, or an equal plain value)."
+    qualname = getattr(new, "__qualname__", None)
+    if qualname is not None:
+        return qualname == getattr(old, "__qualname__", None)
+    try:
+        return bool(old == new)
+    except Exception:
+        return False
+
 class Registry:
     "Named things of one `kind` (backbones, losses, rigs...): register, list, look up, build."
     def __init__(self, kind: str):
@@ -127,7 +137,7 @@ class Registry:
         "Register `obj` under `name` (default: its `__name__`); without `obj`, a decorator."
         def add(o):
             key = name or o.__name__
-            if key in self._entries:
+            if key in self._entries and not _same_definition(self._entries[key], o):
                 raise BadInput(f"{self.kind} {key!r} is registered already")
             self._entries[key] = o
             self._meta[key] = meta
@@ -289,3 +299,18 @@ def normalize_unit_sphere(points: torch.Tensor, eps: float = 1e-9
     centred = points - centre
     scale = centred.norm(dim=-1).amax(dim=-1, keepdim=True)[..., None].clamp_min(eps)
     return centred / scale, centre, scale
+
+# %% ../nbs/00_core.ipynb #a33c6859
+def describe_mismatch(model: torch.nn.Module, sd: dict, examples: int = 3) -> str | None:
+    "A paragraph on how `sd` fails to fit `model` (missing, unexpected, mis-shaped keys), or None."
+    msd = model.state_dict()
+    missing = [k for k in msd if k not in sd]
+    unexpected = [k for k in sd if k not in msd]
+    shaped = [f"{k}: file {tuple(sd[k].shape)} vs model {tuple(msd[k].shape)}"
+              for k in msd if k in sd and sd[k].shape != msd[k].shape]
+    if not (missing or unexpected or shaped):
+        return None
+    def part(what, keys):
+        return f"{len(keys)} {what}" + (f" (e.g. {', '.join(keys[:examples])})" if keys else "")
+    return "; ".join([part("missing keys", missing), part("unexpected keys", unexpected),
+                      part("shape mismatches", shaped)]) + f" (the model has {len(msd)} tensors)"

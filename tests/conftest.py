@@ -1,4 +1,4 @@
-"""Shared pytest set-up: offline before anything imports huggingface_hub, a headless plot backend, few threads."""
+"""Shared pytest set-up: offline before huggingface_hub is imported, headless plots, few threads."""
 import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -10,22 +10,27 @@ from pathlib import Path
 import pytest
 import torch
 
+from p2ikit.recipes import RECIPES
+from p2ikit.render import RIGS
+
 EXE = str(Path(sys.executable).parent / "p2ikit")
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "2"}
-TINY = ["--set", "data.num_points=128", "--set", "data.samples_per_class=2", "--set", "data.batch_size=4",
-        "--set", "render.image_size=32", "--set", "render.views=3", "--set", "run.progress=false"]
+TINY = ["--set", "data.num_points=128", "--set", "data.samples_per_class=2",
+        "--set", "data.batch_size=4", "--set", "render.image_size=32", "--set", "render.views=3",
+        "--set", "run.progress=false"]
 
 
 def p2ikit(*args, cwd, timeout=600):
-    return subprocess.run([EXE, *map(str, args)], cwd=cwd, env=ENV, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([EXE, *map(str, args)], cwd=cwd, env=ENV, capture_output=True,
+                          text=True, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
 def teacher(tmp_path_factory):
     "A tiny RenderNet teacher trained through the CLI, shared by the tests below."
     tmp = tmp_path_factory.mktemp("teacher")
-    res = p2ikit("train-teacher", "--out", tmp / "t.pt", "--epochs", 1, "--image-size", 32, "--samples-per-class", 2,
-                 cwd=tmp)
+    res = p2ikit("train-teacher", "--out", tmp / "t.pt", "--epochs", 1, "--image-size", 32,
+                 "--samples-per-class", 2, cwd=tmp)
     assert res.returncode == 0, res.stderr[-2000:]
     assert (tmp / "t.pt").is_file() and "teacher written" in res.stdout
     return tmp / "t.pt"
@@ -36,19 +41,28 @@ def test_help_and_info(tmp_path):
     assert res.returncode == 0 and "pretrain" in res.stdout and "demo" in res.stdout
     res = p2ikit("pretrain", "--help", cwd=tmp_path)
     assert res.returncode == 0 and "--set KEY=VALUE" in res.stdout
+    assert all(name in " ".join(res.stdout.split()) for name in RECIPES.names)
+    res = p2ikit("train-teacher", "--help", cwd=tmp_path)
+    flags = ["--epochs", "--image-size", "--views", "--width", "--embed-dim", "--batch-size",
+             "--lr", "--weight-decay", "--label-smoothing", "--samples-per-class",
+             "--image-kind", "--out", "--seed", "--device", "--num-novel"]
+    assert res.returncode == 0 and all(f in res.stdout for f in flags), res.stdout
     res = p2ikit("info", cwd=tmp_path)
-    assert res.returncode == 0 and "SyntheticShapes" in res.stdout and torch.__version__ in res.stdout
+    assert res.returncode == 0 and "SyntheticShapes" in res.stdout, res.stderr
+    assert torch.__version__ in res.stdout and ", ".join(RIGS.names) in res.stdout
 
 
 @pytest.mark.parametrize("args,message", [
     (["render", "no/such/file.ply"], "does not exist"),
     (["render", "synthetic:unicorn"], "synthetic:<category>"),
+    (["render", "synthetic:mug", "--style", "pastel"], "invalid choice: 'pastel'"),
     (["pretrain", "--set", "optim.lrr=1"], "no field `lrr`"),
     (["pretrain", "--recipe", "nonsense"], "`recipe` must be one of"),
     (["pretrain", "--config", "missing.yaml"], "does not exist"),
     (["evaluate", "missing.pt"], "does not exist"),
     (["frobnicate"], "invalid choice"),
     (["pretrain", "--set", "teacher.spec=rendernet:nowhere.pt"], "nowhere.pt"),
+    (["train-teacher", "--lr", "0"], "`lr`"),
 ])
 def test_bad_arguments_give_one_line(tmp_path, args, message):
     res = p2ikit(*args, cwd=tmp_path)
@@ -58,14 +72,17 @@ def test_bad_arguments_give_one_line(tmp_path, args, message):
 
 
 def test_render_writes_pngs(tmp_path):
-    res = p2ikit("render", "synthetic:mug", "--size", 32, "--num-points", 256, "--out", tmp_path / "png", cwd=tmp_path)
+    res = p2ikit("render", "synthetic:mug", "--size", 32, "--num-points", 256,
+                 "--out", tmp_path / "png", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    assert len(list((tmp_path / "png").glob("*.png"))) == 12           # 6 depth views + 6 shaded mesh views
+    assert len(list((tmp_path / "png").glob("*.png"))) == 12     # 6 depth + 6 shaded mesh views
 
 
 def test_pretrain_config_file_resume_and_evaluate(tmp_path, teacher):
-    (tmp_path / "cfg.yaml").write_text("decoder:\n  type: attention\noptim:\n  max_steps: 2\n  warmup_steps: 1\n")
-    args = ["pretrain", "--recipe", "mvnet", "--config", "cfg.yaml", *TINY, "--set", f"teacher.spec=rendernet:{teacher}",
+    (tmp_path / "cfg.yaml").write_text(
+        "decoder:\n  type: attention\noptim:\n  max_steps: 2\n  warmup_steps: 1\n")
+    args = ["pretrain", "--recipe", "mvnet", "--config", "cfg.yaml", *TINY,
+            "--set", f"teacher.spec=rendernet:{teacher}",
             "--set", "run.out_dir=runs", "--set", "run.name=cli"]
     res = p2ikit(*args, cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
@@ -90,7 +107,8 @@ def test_ctrl_c_saves_a_checkpoint(tmp_path, teacher):
                             stderr=subprocess.PIPE, text=True)
     metrics = tmp_path / "runs" / "int" / "metrics.jsonl"
     deadline = time.time() + 300
-    while time.time() < deadline and (not metrics.exists() or len(metrics.read_text().splitlines()) < 2):
+    while time.time() < deadline and (not metrics.exists()
+                                      or len(metrics.read_text().splitlines()) < 2):
         assert proc.poll() is None, proc.stderr.read()[-3000:]
         time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
@@ -104,20 +122,28 @@ def test_ctrl_c_saves_a_checkpoint(tmp_path, teacher):
 def test_quick_demo(tmp_path):
     res = p2ikit("demo", "--quick", "--out-dir", tmp_path / "demo", cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
-    assert "random init" in res.stdout and "mvnet pretrained" in res.stdout and "report:" in res.stdout
+    assert "random init" in res.stdout and "mvnet pretrained" in res.stdout
+    assert "report:" in res.stdout
+    header = "| student | novel poses | protocol | setting | mean | std | ci95 | n |"
+    rows = [line for line in res.stdout.splitlines() if line.startswith("| ")]
+    assert rows[0] == header and len(rows) == 5, res.stdout
     html = (tmp_path / "demo" / "report.html").read_text()
     assert "<table" in html and html.count("data:image/png;base64") >= 2
 
 
 def test_sweep_runs_every_combination(tmp_path, teacher):
     res = p2ikit("sweep", "--recipe", "mvnet", *TINY, "--set", f"teacher.spec=rendernet:{teacher}",
-                 "--set", "optim.max_steps=2", "--grid", "decoder.type=projection,attention", "--out-dir", tmp_path / "sw",
-                 cwd=tmp_path)
+                 "--set", "optim.max_steps=2", "--grid", "decoder.type=projection,attention",
+                 "--out-dir", tmp_path / "sw", cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
-    runs = sorted(p.name for p in (tmp_path / "sw").iterdir() if p.is_dir())
+    sweep = tmp_path / "sw"
+    runs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
     assert runs == ["type=attention", "type=projection"]
     for r in runs:
-        assert json.loads((tmp_path / "sw" / r / "config.json").read_text())["decoder"]["type"] == r.split("=")[1]
-    rows = json.loads((tmp_path / "sw" / "sweep.json").read_text())
-    assert [r["decoder.type"] for r in rows] == ["projection", "attention"] and all(r["steps"] == 2 for r in rows)
-    assert (tmp_path / "sw" / "sweep.png").stat().st_size > 0 and "final_loss" in (tmp_path / "sw" / "sweep.md").read_text()
+        saved = json.loads((sweep / r / "config.json").read_text())
+        assert saved["decoder"]["type"] == r.split("=")[1]
+    rows = json.loads((sweep / "sweep.json").read_text())
+    assert [r["decoder.type"] for r in rows] == ["projection", "attention"]
+    assert all(r["steps"] == 2 for r in rows)
+    assert (sweep / "sweep.png").stat().st_size > 0
+    assert "final_loss" in (sweep / "sweep.md").read_text()

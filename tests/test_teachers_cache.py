@@ -1,18 +1,18 @@
-"""FeatureCache across processes: several writers of the same keys, readers racing evictions, and DataLoader
-workers sharing one cache folder. (Single-process behaviour is shown and tested in nbs/06_teachers.ipynb.)"""
-import json
+"""FeatureCache across processes: several writers of the same keys, readers racing evictions, and
+DataLoader workers sharing one cache folder. (Single-process behaviour is shown and tested in
+nbs/06b_cache.ipynb.)"""
 import multiprocessing as mp
-import struct
 import warnings
 
 import torch
 import torch.nn.functional as F
 
-from p2ikit.teachers import FeatureCache, Teacher, _decode_entry
+from p2ikit.cache import FeatureCache
+from p2ikit.teachers import Teacher
 
 
 class SlowishTeacher(Teacher):
-    "A deterministic stand-in for a real teacher: global = mean colour x 4, dense = 4x4 pooled image repeated."
+    "A deterministic stand-in for a teacher: global = mean colour x 4, dense = 4x4 pool repeated."
     embed_dim, dense_dim, input_size, dense_size = 12, 12, 16, (4, 4)
 
     def __init__(self):
@@ -21,7 +21,8 @@ class SlowishTeacher(Teacher):
         self.freeze()
 
     def _encode(self, x):
-        return x.mean((2, 3)).repeat(1, 4) * self.scale, F.adaptive_avg_pool2d(x, 4).repeat(1, 4, 1, 1) * self.scale
+        dense = F.adaptive_avg_pool2d(x, 4).repeat(1, 4, 1, 1)
+        return x.mean((2, 3)).repeat(1, 4) * self.scale, dense * self.scale
 
 
 def _images(seed, n=24):
@@ -43,7 +44,8 @@ def _writer(root, seed, rounds, max_bytes, queue, go):
             batch = imgs[_window(r)]
             out = cache.get_or_compute(teacher, batch, key_extra="mp")
             ref = teacher(batch)
-            assert torch.equal(out.dense, ref.dense) and torch.equal(out.global_feat, ref.global_feat)
+            assert torch.equal(out.dense, ref.dense)
+            assert torch.equal(out.global_feat, ref.global_feat)
         queue.put(("ok", cache.stats))
     except BaseException as e:  # report to the parent instead of dying silently
         queue.put(("error", repr(e)))
@@ -53,10 +55,12 @@ def _run(procs_args):
     ctx = mp.get_context("fork")
     q, go = ctx.Queue(), ctx.Event()
     procs = [ctx.Process(target=_writer, args=(*a, q, go)) for a in procs_args]
-    for p in procs: p.start()
+    for p in procs:
+        p.start()
     go.set()
     results = [q.get(timeout=120) for _ in procs]
-    for p in procs: p.join(timeout=60)
+    for p in procs:
+        p.join(timeout=60)
     return results
 
 
@@ -64,10 +68,7 @@ def _all_entries_valid(cache):
     teacher = SlowishTeacher()
     n = 0
     for path, _, _ in cache.entries():
-        data = bytearray(path.read_bytes())
-        hlen = struct.unpack("<Q", data[7:15])[0]
-        head = json.loads(bytes(data[15:15 + hlen]))
-        g, d = _decode_entry(data, {"key": path.stem})  # checksum and key verified
+        head, (g, d) = cache.read_entry(path)  # checksum and key (the file's name) verified
         assert g.shape == (12,) and d.shape == (12, 4, 4), (g.shape, d.shape)
         assert head["identity"] == teacher.identity
         n += 1
@@ -79,7 +80,8 @@ def test_two_processes_write_the_same_keys(tmp_path):
     assert all(r[0] == "ok" for r in results), results
     cache = FeatureCache(tmp_path)
     seen = {i for r in range(6) for i in range(24)[_window(r)]}
-    assert _all_entries_valid(cache) == len(seen)  # the same views in both processes: one valid entry each
+    # the same views in both processes: one valid entry each
+    assert _all_entries_valid(cache) == len(seen)
     assert not list(tmp_path.rglob("*.tmp"))  # no temporary file left behind
     # and a third process-free read gets them all from disk
     with warnings.catch_warnings():
@@ -99,7 +101,7 @@ def test_concurrent_writers_under_eviction_stay_bounded_and_valid(tmp_path):
     assert all(r[0] == "ok" for r in results), results
     cache = FeatureCache(tmp_path / "c", max_bytes=max_bytes)
     assert _all_entries_valid(cache) > 0
-    # each process re-checks the folder after max_bytes/8 of its own writes, so the overshoot is bounded
+    # each process re-checks the folder after max_bytes/8 of its own writes: a bounded overshoot
     assert cache.size_bytes() <= max_bytes * (1 + 3 / 8) + 3 * 8 * entry
     cache.evict(only_if_over=True)
     assert cache.size_bytes() <= max_bytes
@@ -107,7 +109,8 @@ def test_concurrent_writers_under_eviction_stay_bounded_and_valid(tmp_path):
 
 class _Views(torch.utils.data.Dataset):
     def __len__(self): return 16
-    def __getitem__(self, i): return _images(i // 4, 4)[i % 4]  # 4 distinct groups, each seen by every worker
+    def __getitem__(self, i):  # 4 distinct groups, each seen by every worker
+        return _images(i // 4, 4)[i % 4]
 
 
 def test_dataloader_workers_share_a_cache(tmp_path):
@@ -128,9 +131,10 @@ def test_dataloader_workers_share_a_cache(tmp_path):
 def test_float16_storage(tmp_path):
     teacher, imgs = SlowishTeacher(), _images(5, 3)
     half, full = FeatureCache(tmp_path / "h", dtype=torch.float16), FeatureCache(tmp_path / "f")
-    first = half.get_or_compute(teacher, imgs); full.get_or_compute(teacher, imgs)
-    assert torch.equal(first.dense, first.dense.half().float())  # same values whether computed or read
-    a = half.get_or_compute(teacher, imgs[:1])  # computed earlier: returned as stored, in float16 precision
+    first = half.get_or_compute(teacher, imgs)
+    full.get_or_compute(teacher, imgs)
+    assert torch.equal(first.dense, first.dense.half().float())  # the same computed or read
+    a = half.get_or_compute(teacher, imgs[:1])  # computed earlier: returned as stored (float16)
     b = half.get_or_compute(teacher, imgs)
     assert half.stats["hits"] == 4 and b.dense.dtype == torch.float32
     assert torch.equal(a.dense[0], b.dense[0]) and torch.equal(b.dense, b.dense.half().float())

@@ -1,7 +1,8 @@
-"""The dashboard tutorial in a real browser: JupyterLab 4 (prebuilt extensions only) driven through Playwright with
-Debian's chromium. Runs all cells from the Run menu, waits for the loss plot and the view images, clicks a view of the
-similarity explorer and checks that the similarity maps change, drags the snapshot slider back to step 0, and saves
-screenshots in the test's tmp folder (printed with -s)."""
+"""The dashboard tutorial in a real browser: JupyterLab 4 (prebuilt extensions only) driven through
+Playwright with Debian's chromium. Runs all cells from the Run menu, waits for the loss plot and the
+view images, clicks a view of the similarity explorer and checks that the similarity maps change,
+drags the snapshot slider back to step 0, and saves screenshots in the test's tmp folder (printed
+with -s)."""
 import json
 import os
 import secrets
@@ -18,13 +19,17 @@ import pytest
 
 NB = Path(__file__).resolve().parents[1] / "nbs" / "tutorial_dashboard.ipynb"
 BIN = Path(sys.executable).parent
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-dev-shm-usage"]
 
 # every plotly graph div in the page: its traces' names and the JSON of their z arrays (heatmaps)
-JS_GRAPHS = """() => [...document.querySelectorAll('.js-plotly-plot')].map(g => (g.data || []).map(t => ({
-    name: t.name || null, type: t.type, n: t.x ? t.x.length : null, xaxis: t.xaxis, yaxis: t.yaxis,
-    z: t.type === 'heatmap' ? JSON.stringify(Array.from(t.z || [], r => Array.from(r))) : null})))"""
+JS_GRAPHS = """() => [...document.querySelectorAll('.js-plotly-plot')].map(g =>
+    (g.data || []).map(t => ({
+        name: t.name || null, type: t.type, n: t.x ? t.x.length : null, xaxis: t.xaxis,
+        yaxis: t.yaxis,
+        z: t.type === 'heatmap' ? JSON.stringify(Array.from(t.z || [], r => Array.from(r)))
+                                : null})))"""
 
 
 def _free_port() -> int:
@@ -36,8 +41,8 @@ def _free_port() -> int:
 def _chromium() -> str:
     path = shutil.which("chromium")
     if path is None:
-        pytest.fail("Debian's chromium is not on PATH (`make test` installs it with apt: chromium); "
-                    "this test never downloads a browser")
+        pytest.fail("Debian's chromium is not on PATH (`make test` installs it with apt: "
+                    "chromium); this test never downloads a browser")
     return path
 
 
@@ -52,18 +57,24 @@ def _start_lab(root: Path, work: Path):
     # start the notebook's kernel without asking (a "Select Kernel" dialog would block the Run menu)
     tracker = work / "settings" / "@jupyterlab" / "notebook-extension"
     tracker.mkdir(parents=True)
-    (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"autoStartDefaultKernel": True}))
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(config), "JUPYTER_RUNTIME_DIR": str(work / "runtime"),
-           "JUPYTER_DATA_DIR": str(work / "data"),    # the venv's share/jupyter still provides kernels and extensions
+    settings = json.dumps({"autoStartDefaultKernel": True})
+    (tracker / "tracker.jupyterlab-settings").write_text(settings)
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(config),
+           "JUPYTER_RUNTIME_DIR": str(work / "runtime"),
+           # the venv's share/jupyter still provides kernels and extensions
+           "JUPYTER_DATA_DIR": str(work / "data"),
            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "P2IKIT_TUTORIAL_FAST": "1",
            "P2IKIT_TUTORIAL_OUT": str(work / "runs"), "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg"}
     log = open(work / "jupyterlab.log", "w")
     proc = subprocess.Popen(
-        [str(BIN / "jupyter"), "lab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-         "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-         f"--LabApp.workspaces_dir={work / 'workspaces'}", f"--LabApp.user_settings_dir={work / 'settings'}",
+        [str(BIN / "jupyter"), "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+         f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+         f"--LabApp.workspaces_dir={work / 'workspaces'}",
+         f"--LabApp.user_settings_dir={work / 'settings'}",
          "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.news_url=",
-         "--LabApp.extension_manager=readonly", "--ServerApp.terminals_enabled=False", "--allow-root"],
+         "--LabApp.extension_manager=readonly", "--ServerApp.terminals_enabled=False",
+         "--allow-root"],
         stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
@@ -74,16 +85,18 @@ def _start_lab(root: Path, work: Path):
         except OSError:
             if proc.poll() is not None or time.time() > deadline:
                 _stop_lab(proc, url, token)
-                pytest.fail(f"jupyter lab did not start:\n{(work / 'jupyterlab.log').read_text()[-3000:]}")
+                log_tail = (work / "jupyterlab.log").read_text()[-3000:]
+                pytest.fail(f"jupyter lab did not start:\n{log_tail}")
             time.sleep(0.5)
 
 
 def _stop_lab(proc, url, token):
-    "Shut the kernels down through the API, then the server (SIGTERM, then SIGKILL) and its process group."
+    "Shut the kernels down through the API, then the server (SIGTERM, SIGKILL) and its group."
     try:
         kernels = json.load(urllib.request.urlopen(f"{url}/api/kernels?token={token}", timeout=5))
         for k in kernels:
-            req = urllib.request.Request(f"{url}/api/kernels/{k['id']}?token={token}", method="DELETE")
+            req = urllib.request.Request(f"{url}/api/kernels/{k['id']}?token={token}",
+                                         method="DELETE")
             urllib.request.urlopen(req, timeout=10)
     except OSError:
         pass
@@ -92,9 +105,10 @@ def _stop_lab(proc, url, token):
         try:
             proc.wait(30)
         except subprocess.TimeoutExpired:
-            proc.kill(); proc.wait(10)
+            proc.kill()
+            proc.wait(10)
     try:
-        os.killpg(proc.pid, signal.SIGKILL)           # anything the server left behind in its own session
+        os.killpg(proc.pid, signal.SIGKILL)       # anything the server left in its own session
     except (ProcessLookupError, PermissionError):
         pass
 
@@ -115,13 +129,16 @@ def test_dashboard_in_jupyterlab(tmp_path):
     from playwright.sync_api import sync_playwright
     chromium = _chromium()
     root, work = tmp_path / "root", tmp_path / "work"
-    root.mkdir(); work.mkdir()
+    root.mkdir()
+    work.mkdir()
     shutil.copy(NB, root / NB.name)
     proc, url, token = _start_lab(root, work)
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1300, "height": 3400})     # tall: the whole dashboard in view
+            browser = p.chromium.launch(executable_path=chromium, headless=True,
+                                        args=CHROMIUM_ARGS)
+            # tall: the whole dashboard in view
+            page = browser.new_page(viewport={"width": 1300, "height": 3400})
             errors = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             try:
@@ -142,15 +159,17 @@ def _drive(page, url, out: Path):
     page.wait_for_selector(".jp-Notebook", timeout=120_000)
     page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=120_000)
     dialog = page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept")
-    try:                                               # should not come (autoStartDefaultKernel), but never blocks
-        dialog.wait_for(timeout=3_000); dialog.click()
+    try:                                 # should not come (autoStartDefaultKernel), never blocks
+        dialog.wait_for(timeout=3_000)
+        dialog.click()
     except Exception:
         pass
 
     page.click('.lm-MenuBar-itemLabel:text-is("Run")')
     page.click('.lm-Menu-itemLabel:text-is("Run All Cells")')
 
-    # the loss plot gets points, and the view images appear (4 views x teacher input and 3 depth styles at least)
+    # the loss plot gets points, and the view images appear (4 views x teacher input and 3 depth
+    # styles at least)
     page.wait_for_function("""() => [...document.querySelectorAll('.js-plotly-plot')].some(g =>
         (g.data || []).some(t => t.name === 'loss' && t.x && t.x.length > 0))""", timeout=240_000)
     page.wait_for_function("""() => [...document.querySelectorAll('img.widget-image')]
@@ -164,12 +183,14 @@ def _drive(page, url, out: Path):
     page.wait_for_function("""() => [...document.querySelectorAll('.js-plotly-plot')].some(g =>
         (g.data || []).some(t => t.name === 'loss' && t.x && t.x.length === 30))""", timeout=60_000)
 
-    # every figure drew its data: curves, similarity maps, the two similarity clouds and the point cloud (256 points)
+    # every figure drew its data: curves, similarity maps, the two similarity clouds and the point
+    # cloud (256 points)
     page.wait_for_function("""() => {
         const graphs = [...document.querySelectorAll('.js-plotly-plot')].map(g => g.data || []);
-        const clouds = graphs.filter(d => d.some(t => t.name === 'points' && t.x && t.x.length === 256));
-        return graphs.length === 5 && clouds.length === 3 && graphs.some(d => d.some(t => t.name === 'input 1')); }""",
-                           timeout=60_000)
+        const clouds = graphs.filter(d =>
+            d.some(t => t.name === 'points' && t.x && t.x.length === 256));
+        return graphs.length === 5 && clouds.length === 3 &&
+            graphs.some(d => d.some(t => t.name === 'input 1')); }""", timeout=60_000)
 
     # click inside view 1 of the similarity explorer
     index, before = _similarity(page)
@@ -189,17 +210,18 @@ def _drive(page, url, out: Path):
             JSON.stringify(Array.from(t.z || [], r => Array.from(r))) !== before[t.name]); }""",
                            arg=[index, before], timeout=60_000)
     page.wait_for_function("""([before]) => [...document.querySelectorAll('.widget-html')].some(e =>
-        e.innerText.startsWith('query:') && e.innerText !== before)""", arg=[info_before], timeout=30_000)
+        e.innerText.startsWith('query:') && e.innerText !== before)""", arg=[info_before],
+                           timeout=30_000)
     _, after = _similarity(page)
     changed = [k for k in before if after[k] != before[k]]
-    assert len(changed) >= 4, changed                      # the teacher and student maps of the views changed
+    assert len(changed) >= 4, changed           # the teacher and student maps of the views changed
     assert "view 1" in info.inner_text(), info.inner_text()
 
-    time.sleep(1)                                          # let plotly finish drawing before the picture
+    time.sleep(1)                               # let plotly finish drawing before the picture
     page.locator(".widget-html", has_text="p2ikit ·").first.scroll_into_view_if_needed()
     page.screenshot(path=str(out / "dashboard.png"))
 
-    # look back: the snapshot slider to its start shows step 0, and the maps of the untrained student
+    # look back: the snapshot slider to its start shows step 0, and the untrained student's maps
     _, latest = _similarity(page)
     handle = page.locator(".widget-slider .noUi-handle").first
     handle.focus()

@@ -1,11 +1,13 @@
-"""The dashboard tutorial run headless with nbclient (store_widget_state): the saved widget state must hold the
-trained curves, the look-back slider, the view images and the similarity heatmaps."""
+"""The dashboard tutorial run headless with nbclient (store_widget_state): the saved widget state
+must hold the trained curves, the look-back slider, the view images and the similarity heatmaps."""
 import json
 import shutil
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+
+from p2ikit.widgets import PlotlyAdapter
 
 NB = Path(__file__).resolve().parents[1] / "nbs" / "tutorial_dashboard.ipynb"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
@@ -17,8 +19,9 @@ def _models(nb, name=None):
 
 
 def _figures(nb) -> list[list[dict]]:
-    "The traces (`_widget_data`) of every plotly FigureWidget in the saved state."
-    return [m["state"]["_widget_data"] for m in _models(nb).values() if "_widget_data" in m["state"]]
+    "The traces of every plotly FigureWidget in the saved state."
+    traces = (PlotlyAdapter.saved_traces(m["state"]) for m in _models(nb).values())
+    return [t for t in traces if t is not None]
 
 
 def test_tutorial_headless_widget_state(tmp_path, monkeypatch):
@@ -35,29 +38,34 @@ def test_tutorial_headless_widget_state(tmp_path, monkeypatch):
     assert summary["phase"] == "finished" and summary["errors"] == [], summary
     steps, snapshots = summary["steps"], summary["snapshots"]
     assert steps == summary["total_steps"] == 30
-    assert summary["snapshot_steps"] == list(range(0, 31, 5))                # every 5 steps, from step 0
+    assert summary["snapshot_steps"] == list(range(0, 31, 5))        # every 5 steps, from step 0
 
     # the dashboard is the displayed output of its cell, and its model is in the saved state
+    view = "application/vnd.jupyter.widget-view+json"
     shown = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
-             if o.output_type in ("display_data", "execute_result") and "application/vnd.jupyter.widget-view+json" in o.data]
+             if o.output_type in ("display_data", "execute_result") and view in o.data]
     assert len(shown) == 1
     models = _models(nb)
-    assert shown[0].data["application/vnd.jupyter.widget-view+json"]["model_id"] in models
+    assert shown[0].data[view]["model_id"] in models
 
     # curves: one trace per loss part plus lr and throughput, every step present
     curves = next(f for f in _figures(nb) if any(t.get("name") == "loss" for t in f))
     names = [t["name"] for t in curves]
-    assert names[:3] == ["loss", "transfer", "consistency"] and names[-2:] == ["lr", "samples_per_s"], names
+    assert names[:3] == ["loss", "transfer", "consistency"], names
+    assert names[-2:] == ["lr", "samples_per_s"], names
     assert all(len(t["x"]) == len(t["y"]) == steps for t in curves)
 
     # the look-back slider spans the kept snapshots and shows the newest
-    slider = next(m["state"] for m in _models(nb, "IntSliderModel").values() if m["state"].get("description") == "snapshot")
+    slider = next(m["state"] for m in _models(nb, "IntSliderModel").values()
+                  if m["state"].get("description") == "snapshot")
     assert slider["max"] == snapshots - 1 and slider["value"] == snapshots - 1
 
-    status = [m["state"]["value"] for m in _models(nb, "HTMLModel").values() if "samples/s" in m["state"].get("value", "")]
-    assert len(status) == 1 and "<b>finished</b>" in status[0] and f"step {steps}/{steps}" in status[0]
+    status = [m["state"]["value"] for m in _models(nb, "HTMLModel").values()
+              if "samples/s" in m["state"].get("value", "")]
+    assert len(status) == 1 and "<b>finished</b>" in status[0]
+    assert f"step {steps}/{steps}" in status[0]
 
-    # view images (4 views x (teacher input + 3 depth styles + 4 reconstruction rows)) hold PNG bytes
+    # view images (4 views x (teacher input + 3 depth styles + 4 reconstruction rows)): PNG bytes
     images = _models(nb, "ImageModel")
     assert len(images) >= 4 * 4
     assert all(m["state"].get("format") == "png" for m in images.values())
@@ -77,5 +85,6 @@ def _rows(z):
     if isinstance(z, list): return z
     import base64
     import numpy as np
-    arr = np.frombuffer(base64.b64decode(z["bdata"]) if "bdata" in z else bytes(z["value"]), dtype=z["dtype"])
+    raw = base64.b64decode(z["bdata"]) if "bdata" in z else bytes(z["value"])
+    arr = np.frombuffer(raw, dtype=z["dtype"])
     return arr.reshape(z["shape"]).tolist()
