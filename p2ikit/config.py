@@ -88,6 +88,7 @@ class RunConfig:
     log_every: int = 1
     ckpt_every: int = 200             # steps; a checkpoint is also written at the end and on Ctrl-C
     sample_every: int = 0             # steps between sample renders in the run folder; 0: end only
+    probe_every: int = 25             # steps between diagnostics on a validation batch; 0: never
     early_stop_patience: int | None = None
     progress: bool = True
 

@@ -18,7 +18,7 @@ from fastcore.basics import patch
 from plotly.subplots import make_subplots
 
 from .core import BadInput, P2IError, Registry, check_positive
-from .trainer import RECORD_FIELDS, Callback, Trainer, rng_state, set_rng_state, to_device
+from .trainer import Callback, Trainer, record_series, rng_state, set_rng_state, to_device
 from .widgets import (TEMPLATE, UI_LOCK, FigureBox, PlotlyAdapter, PointCloudViewer,
                             ReconstructionViewer, ViewGallery, check_snapshot)
 from .similarity import SimilarityExplorer
@@ -223,16 +223,20 @@ def _refresh(self: TrainingDashboard, force: bool = False):
 @patch
 def _draw_curves(self: TrainingDashboard, history: list[dict]):
     if not history: return
-    for k in [k for k in history[0] if k not in RECORD_FIELDS] + ["lr", "samples_per_s"]:
+    series = record_series(history)
+    series.update({k: ([r["step"] for r in history], [r[k] for r in history])
+                   for k in ("lr", "samples_per_s")})
+    for k, (steps, _) in series.items():
         if k in self._curve: continue
         col = {"lr": 2, "samples_per_s": 3}.get(k, 1)
-        self.curves.add_trace(go.Scatter(x=[], y=[], mode="lines", name=k, showlegend=col == 1),
-                              row=1, col=col)
+        sparse = len(steps) < len(history)                       # every k steps: show the points
+        self.curves.add_trace(go.Scatter(x=[], y=[], mode="lines+markers" if sparse else "lines",
+                                         name=k, showlegend=col == 1), row=1, col=col)
         self._curve[k] = len(self.curves.data) - 1
-    steps = [r["step"] for r in history]
     with self.curves.batch_update():
         for k, idx in self._curve.items():
-            self.curves.data[idx].update(x=steps, y=[r.get(k) for r in history])
+            steps, values = series.get(k, ([], []))
+            self.curves.data[idx].update(x=steps, y=values)
     PlotlyAdapter.sync(self.curves)
 
 @patch

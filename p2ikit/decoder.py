@@ -86,9 +86,10 @@ class ProjectionDecoder(nn.Module):
     """Splat, refine, up-convolve: `forward(features: PointFeatures, rendering: Rendering)
     -> (B, V, out_dim, h, w)` with (h, w) = `out_size`. The splat grid is
     `out_size / (2**num_up * shuffle)` (rounded up); `with_geometry` adds the coverage mask and
-    relative depth as two input channels."""
-    def __init__(self, in_dim: int, out_dim: int, out_size, hidden: int = 256, refine: int = 2,
-                 num_up: int = 1, shuffle: int = 1, with_geometry: bool = True,
+    relative depth as two input channels. The defaults (no refinement, no up-convolution, no
+    geometry) map each cell's splatted feature on its own: nothing but the backbone explains it."""
+    def __init__(self, in_dim: int, out_dim: int, out_size, hidden: int = 256, refine: int = 0,
+                 num_up: int = 0, shuffle: int = 1, with_geometry: bool = False,
                  init: str = "default"):
         super().__init__()
         check_positive_ints(in_dim=in_dim, out_dim=out_dim, hidden=hidden, shuffle=shuffle)
@@ -130,7 +131,7 @@ class ImageDecoder(ProjectionDecoder):
     """Projection decoder with a sigmoid head: `forward(features, rendering)
     -> (B, V, out_dim, h, w)` in [0, 1], `out_dim` 3 (RGB) or 1 (depth/grey)."""
     def __init__(self, in_dim: int, out_dim: int, out_size, hidden: int = 128, refine: int = 2,
-                 num_up: int = 1, shuffle: int = 2, with_geometry: bool = True,
+                 num_up: int = 1, shuffle: int = 2, with_geometry: bool = False,
                  init: str = "default"):
         if out_dim not in (1, 3):
             raise BadInput(f"`out_dim` of the image decoder must be 3 (RGB) or 1 (depth), "
@@ -212,8 +213,9 @@ DECODERS = Registry("decoder")
 DECODERS.register("projection", ProjectionDecoder)
 DECODERS.register("attention", AttentionDecoder)
 DECODERS.register("image", ImageDecoder)
-DECODERS.add_preset("projection", "tiny", hidden=64, refine=1, num_up=1)
-DECODERS.add_preset("projection", "base", hidden=256, refine=2, num_up=1)
+DECODERS.add_preset("projection", "tiny", hidden=64)
+DECODERS.add_preset("projection", "base", hidden=256)
+DECODERS.add_preset("projection", "context", hidden=256, refine=2, num_up=1)
 DECODERS.add_preset("attention", "tiny", dim=96, depth=1, heads=3, num_tokens=32)
 DECODERS.add_preset("attention", "base", dim=384, depth=4, heads=6, num_tokens=64)
 DECODERS.add_preset("image", "tiny", hidden=32, refine=1, num_up=1, shuffle=4)

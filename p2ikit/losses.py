@@ -158,18 +158,33 @@ def _check_view(i, name: str, V: int) -> int:
         raise BadInput(f"`{name}` must be a view index in 0..{V - 1}, got {i!r}")
     return i
 
+def _positive_set_loss(sim: torch.Tensor, batch, anchor, positive,
+                       candidates: torch.Tensor | None) -> torch.Tensor:
+    """Mean over anchors of -log(softmax mass on their positives): sim (B, K, K) rows = anchor
+    cells; (batch, anchor, positive) (P,) pairs; candidates (B, K) bool or None (all)."""
+    K = sim.shape[-1]
+    keys, rows = torch.unique(batch * K + anchor, return_inverse=True)          # (A,), (P,)
+    logits = sim[keys // K, keys % K]                                          # (A, K)
+    pos = torch.zeros_like(logits, dtype=torch.bool)
+    pos[rows, positive] = True
+    if candidates is not None:
+        logits = logits.masked_fill(~(pos | candidates[keys // K]), float("-inf"))
+    every = logits.logsumexp(-1)
+    return (every - logits.masked_fill(~pos, float("-inf")).logsumexp(-1)).mean()
+
 # %% ../nbs/07a_losses.ipynb #aa4a2578
 @LOSSES.register("consistency")
 def multiview_consistency_loss(features: torch.Tensor, i: int, j: int,
                                correspondences: Sequence[torch.Tensor], temperature: float = 0.07,
                                mask: torch.Tensor | None = None,
                                symmetric: bool = False) -> torch.Tensor:
-    """MVNet's multi-view consistency: cross-entropy over all pixels of view j of
-    cos(f_i[u], f_j[.]) / temperature, target u', for each correspondence (u in view i, u' in j).
+    """MVNet's multi-view consistency, multi-positive: for each anchor cell u of view i, -log of the
+    softmax mass (over the cells of view j, cos(f_i[u], f_j[.]) / temperature) on the cells of
+    view j that show the same points.
 
     features (B, V, D, h, w); correspondences (batch, pix_i, pix_j), each (P,) long, linear indices
-    y*w + x; mask (B, V, 1, h, w) bool: only covered pixels of view j are candidates; `symmetric`
-    averages in j -> i. No correspondence: 0 with a gradient path."""
+    y*w + x; mask (B, V, 1, h, w) bool: only covered cells are candidates; `symmetric` averages in
+    j -> i. No correspondence: 0 with a gradient path."""
     chk = ShapeCheck()
     chk(features, "features", ("B", "V", "D", "h", "w"))
     B, V, D, h, w = features.shape
@@ -184,11 +199,12 @@ def multiview_consistency_loss(features: torch.Tensor, i: int, j: int,
     fi = F.normalize(features[:, i].flatten(2), dim=1, eps=1e-8)         # (B, D, hw)
     fj = F.normalize(features[:, j].flatten(2), dim=1, eps=1e-8)
     sim = fi.transpose(1, 2) @ fj / temperature                           # (B, hw_i, hw_j)
-    cand_j = None if mask is None else mask[batch, j, 0].flatten(1)       # (P, hw)
-    loss = _masked_ce(sim[batch, pix_i], pix_j, cand_j).mean()
+    covered = None if mask is None else mask[:, :, 0].flatten(2)          # (B, V, hw)
+    loss = _positive_set_loss(sim, batch, pix_i, pix_j, None if mask is None else covered[:, j])
     if symmetric:
-        cand_i = None if mask is None else mask[batch, i, 0].flatten(1)
-        loss = (loss + _masked_ce(sim.transpose(1, 2)[batch, pix_j], pix_i, cand_i).mean()) / 2
+        back = _positive_set_loss(sim.transpose(1, 2), batch, pix_j, pix_i,
+                                  None if mask is None else covered[:, i])
+        loss = (loss + back) / 2
     return loss
 
 # %% ../nbs/07a_losses.ipynb #68571df7

@@ -15,7 +15,7 @@ import torch
 from fastcore.basics import patch
 from torch import nn
 
-from .backbones import make_backbone
+from .backbones import PointFeatures, make_backbone
 from .cache import FeatureCache
 from .config import Config, LossConfig, RenderConfig, apply_overrides, load_overrides
 from .core import BadInput, Registry, atomic_write, check_choice, seed_everything
@@ -23,21 +23,24 @@ from .datasets import DATASETS
 from .decoder import make_decoder
 from .image_losses import (LossSpec, PatchDiscriminator, gan_discriminator_loss,
                                  gan_generator_loss)
-from .losses import (PointMCDLoss, UncertaintyWeightedLoss, ViewDescriptor, info_nce,
+from .losses import (PointMCDLoss, UncertaintyWeightedLoss, ViewDescriptor,
+                           feature_transfer_loss, info_nce,
                            multiview_consistency_loss)
 from .pictures import image_grid, render_depth_images, render_mesh
 from .render import RIGS, ViewRig, correspondences, lift, render_points, splat_mask
 from .rendernet import RenderNetTeacher  # registers 'rendernet:', the default teacher.spec
 from .shapes import SYNTHETIC_CATEGORIES
 from .teachers import load_teacher
-from .trainer import Callback, Method, Trainer, step_generator, to_device
+from .trainer import (Callback, Method, Trainer, rng_state, set_rng_state, step_generator,
+                            to_device)
 from .transforms import ClassSubset, base_novel_split, collate_points, default_augment
 
 # %% auto #0
 __all__ = ['RECIPES', 'NORM_LAYERS', 'make_rig', 'augment_batch', 'computed_by_recipe', 'loss_spec', 'Frozen', 'TransferMethod',
-           'snapshot_to_cpu', 'recipe_config', 'make_datasets', 'SampleRenders', 'build_method', 'default_run_dir',
-           'build_trainer', 'pretrain', 'view_decoder', 'dense_decoder', 'MVNet', 'PointMCD', 'projection_head',
-           'CrossPoint', 'CLIP2Point', 'ACTDistill', 'P2IDecoder', 'P2P']
+           'snapshot_to_cpu', 'recipe_config', 'make_datasets', 'SampleRenders', 'ValidationProbe', 'build_method',
+           'default_run_dir', 'build_trainer', 'pretrain', 'view_decoder', 'dense_decoder', 'mean_features',
+           'shortcut_gap', 'MVNet', 'global_transfer', 'PointMCD', 'projection_head', 'CrossPoint', 'CLIP2Point',
+           'ACTDistill', 'P2IDecoder', 'P2P']
 
 # %% ../nbs/08d_recipes.ipynb #e5e83696
 def make_rig(render: RenderConfig, step: int = 0, seed: int = 0) -> ViewRig:
@@ -253,6 +256,31 @@ class SampleRenders(Callback):
         plt.close(fig)
         return path
 
+# %% ../nbs/08d_recipes.ipynb #e655b6bc
+class ValidationProbe(Callback):
+    "Adds `method.diagnostics` of a fixed validation batch to the record every `every` steps."
+    order = -10
+    def __init__(self, every: int | None = None, num_samples: int = 8):
+        self.every, self.num_samples = every, num_samples
+    def before_fit(self, trainer):
+        source = (trainer.datasets or {}).get("val") or trainer.dataset
+        items = [source[i] for i in range(min(self.num_samples, len(source)))]
+        self.probe = (trainer.collate_fn or torch.utils.data.default_collate)(items)
+    def after_step(self, trainer, record):
+        every = trainer.cfg.run.probe_every if self.every is None else self.every
+        if every and (record["step"] % every == 0 or record["step"] == trainer.total_steps):
+            record.update(self.measure(trainer))
+    def measure(self, trainer) -> dict[str, float]:
+        "The diagnostics now, in eval mode, leaving the random state and the mode as they were."
+        method, state, was = trainer.method, rng_state(), trainer.method.training
+        method.eval()
+        try:
+            with torch.no_grad():
+                return method.diagnostics(method.prepare(to_device(self.probe, trainer.device), 0))
+        finally:
+            method.train(was)
+            set_rng_state(state)
+
 # %% ../nbs/08d_recipes.ipynb #a14322a4
 def build_method(cfg: Config, teacher=None, num_classes: int | None = None) -> Method:
     "The recipe's `Method` for `cfg`, with `teacher` (loaded from `cfg.teacher.spec` when None)."
@@ -271,7 +299,8 @@ def build_trainer(cfg: Config, callbacks: list[Callback] | None = None, run_dir=
     seed_everything(cfg.run.seed)
     datasets = datasets or make_datasets(cfg)
     method = build_method(cfg, teacher, num_classes=len(datasets["base"]))
-    return Trainer(method, datasets["train"], cfg, callbacks=[SampleRenders(), *(callbacks or [])],
+    watch = [SampleRenders(), ValidationProbe()]
+    return Trainer(method, datasets["train"], cfg, callbacks=[*watch, *(callbacks or [])],
                    collate_fn=collate_points, datasets=datasets,
                    run_dir=default_run_dir(cfg) if run_dir is None else run_dir)
 
@@ -294,15 +323,36 @@ def dense_decoder(cfg: Config, in_dim: int, teacher) -> nn.Module:
     return view_decoder(cfg, in_dim, teacher.dense_dim, teacher.dense_size)
 
 # %% ../nbs/08d_recipes.ipynb #bf9c2bcb
+def mean_features(feats: PointFeatures) -> PointFeatures:
+    "`feats` with every point and token given the batch's mean feature: all a decoder has left."
+    def flat(t):
+        return None if t is None else t.mean(dim=(0, 1), keepdim=True).expand_as(t)
+    glob = feats.global_feat.mean(0, keepdim=True).expand_as(feats.global_feat)
+    return feats._replace(per_point=flat(feats.per_point), tokens=flat(feats.tokens),
+                          global_feat=glob)
+
+def shortcut_gap(decode, feats: PointFeatures, teacher_dense: torch.Tensor, mask: torch.Tensor,
+                 kind: str = "cosine") -> float:
+    """Transfer loss of `decode(mean_features(feats))` minus that of `decode(feats)`, against
+    teacher_dense (B, V, D, h, w) over `mask` (B, V, 1, h, w): how much the backbone explains."""
+    with torch.no_grad():
+        real = feature_transfer_loss(decode(feats), teacher_dense, mask, kind=kind)
+        flat = feature_transfer_loss(decode(mean_features(feats)), teacher_dense, mask, kind=kind)
+    return float(flat - real)
+
+# %% ../nbs/08d_recipes.ipynb #26723bff
 @RECIPES.register("mvnet", defaults={
     "decoder": {"type": "projection"},
-    "loss": {"weights": {"transfer": 1.0, "consistency": 0.25},
+    "loss": {"weights": {"transfer": 1.0, "consistency": 0.25, "global": 1.0},
              "options": {"transfer": {"kind": "cosine"}, "consistency": {"temperature": 0.07}}}})
 class MVNet(TransferMethod):
-    "Student features decoded into the views: dense 2D transfer + multi-view consistency."
+    "Student features decoded into the views: dense 2D transfer, consistency, global transfer."
+    computed_terms = ("global",)
     def __init__(self, cfg: Config, teacher, num_classes=None):
         super().__init__(cfg, teacher, num_classes)
         self.decoder = dense_decoder(cfg, self.backbone.out_dim, teacher)
+        if self.active("global"):
+            self.global_head = nn.Linear(self.backbone.out_dim, teacher.embed_dim)
 
     def view_pairs(self, V: int) -> list[tuple[int, int]]:
         "Neighbouring views of the rig (a ring: each with the next)."
@@ -310,31 +360,53 @@ class MVNet(TransferMethod):
 
     def prepare(self, batch, step):
         inputs = super().prepare(batch, step)
+        size = tuple(inputs["teacher_dense"].shape[-2:])
+        inputs["covered"] = splat_mask(inputs["rendering"], size)              # (B, V, 1, h, w)
         if self.active("consistency"):
-            size = tuple(inputs["teacher_dense"].shape[-2:])
             inputs["pairs"] = [(i, j, correspondences(inputs["rendering"], i, j, size=size))
                                for i, j in self.view_pairs(inputs["rendering"].V)]
         return inputs
 
-    def forward(self, inputs):
-        pred = self.decoder(self.backbone(inputs["points"]), inputs["rendering"])  # (B, V, D, h, w)
-        terms = {}
-        if self.active("transfer"):
-            terms["transfer"] = {"student": pred, "teacher": inputs["teacher_dense"],
-                                 "mask": splat_mask(inputs["rendering"], pred.shape[-2:])}
-        if self.active("consistency"):
-            t = self.option("consistency", "temperature", 0.07)
-            losses = [multiview_consistency_loss(pred, i, j, c, temperature=t)
-                      for i, j, c in inputs["pairs"]]
-            terms["consistency"] = torch.stack(losses).mean() if losses else pred.sum() * 0
-        return self.spec(terms)
+# %% ../nbs/08d_recipes.ipynb #ca77956f
+def global_transfer(head: nn.Module, feats: PointFeatures, teacher_global: torch.Tensor):
+    "1 - cos between head(global_feat) (B, D) and the teacher's view-mean global (B, V, D)."
+    target = teacher_global.mean(1)
+    return (1 - F.cosine_similarity(head(feats.global_feat), target, dim=-1)).mean()
 
-    def _snapshot_extra(self, feats, inputs):
-        return {"student_dense": self.decoder(feats, inputs["rendering"])}
+@patch
+def forward(self: MVNet, inputs):
+    feats = self.backbone(inputs["points"])
+    pred = self.decoder(feats, inputs["rendering"])                           # (B, V, D, h, w)
+    terms = {}
+    if self.active("transfer"):
+        terms["transfer"] = {"student": pred, "teacher": inputs["teacher_dense"],
+                             "mask": inputs["covered"]}
+    if self.active("consistency"):
+        t = self.option("consistency", "temperature", 0.07)
+        losses = [multiview_consistency_loss(pred, i, j, c, temperature=t, mask=inputs["covered"])
+                  for i, j, c in inputs["pairs"]]
+        terms["consistency"] = torch.stack(losses).mean() if losses else pred.sum() * 0
+    if self.active("global"):
+        terms["global"] = global_transfer(self.global_head, feats, inputs["teacher_global"])
+    return self.spec(terms)
 
-# %% ../nbs/08d_recipes.ipynb #26723bff
+@patch
+def diagnostics(self: MVNet, inputs) -> dict[str, float]:
+    "The shortcut gap and the transfer loss with the real features, on `inputs`."
+    feats = self.backbone(inputs["points"])
+    decode = lambda f: self.decoder(f, inputs["rendering"])
+    kind = self.option("transfer", "kind", "cosine")
+    real = feature_transfer_loss(decode(feats), inputs["teacher_dense"], inputs["covered"], kind)
+    gap = shortcut_gap(decode, feats, inputs["teacher_dense"], inputs["covered"], kind)
+    return {"shortcut_gap": gap, "val_transfer": float(real)}
+
+@patch
+def _snapshot_extra(self: MVNet, feats, inputs):
+    return {"student_dense": self.decoder(feats, inputs["rendering"])}
+
+# %% ../nbs/08d_recipes.ipynb #ae8f2dbc
 @RECIPES.register("pointmcd", defaults={
-    "loss": {"weights": {"descriptor": 1.0, "classify": 0.5},
+    "loss": {"weights": {"descriptor": 1.0, "classify": 0.1},
              "options": {"classify": {"loss": "label_smoothing_ce", "eps": 0.2}}}})
 class PointMCD(TransferMethod):
     "Visibility-aware view descriptors (L1 to the teacher's) + label-smoothed CE."
@@ -427,7 +499,9 @@ class ACTDistill(TransferMethod):
         pred = self.decoder(self.backbone(inputs["points"]), inputs["rendering"])  # (B, V, D, h, w)
         student = pred.flatten(3).transpose(2, 3).flatten(0, 1)                   # (B*V, h*w, D)
         teacher = inputs["teacher_dense"].flatten(3).transpose(2, 3).flatten(0, 1)
-        return self.spec({"tokens": {"student": student, "teacher": teacher}})
+        covered = splat_mask(inputs["rendering"], pred.shape[-2:]).flatten(0, 1)  # (B*V, 1, h, w)
+        return self.spec({"tokens": {"student": student, "teacher": teacher,
+                                     "mask": covered.flatten(1)}})
 
     def _snapshot_extra(self, feats, inputs):
         return {"student_dense": self.decoder(feats, inputs["rendering"])}

@@ -19,7 +19,7 @@ import torch
 from .core import BadInput, atomic_write, check_tensor
 from .pictures import draw_image, image_grid
 from .render import splat_mask
-from .trainer import RECORD_FIELDS
+from .trainer import record_series
 from .similarity import nearest_covered
 from .widgets import check_snapshot, cosine_map, pca_rgb, pick
 
@@ -41,9 +41,9 @@ def plot_history(history: Sequence[dict]):
     if not history: raise BadInput("`history` is empty: no step to plot")
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.2))
     steps = [r["step"] for r in history]
-    for key in [k for k in history[0] if k not in RECORD_FIELDS]:
-        axes[0].plot(steps, [r.get(key, float("nan")) for r in history], label=key,
-                     lw=2 if key == "loss" else 1)
+    for key, (at, values) in record_series(history).items():
+        style = "o-" if len(at) < len(history) else "-"          # sparse: a probe every k steps
+        axes[0].plot(at, values, style, label=key, lw=2 if key == "loss" else 1, ms=3)
     axes[0].set_title("loss")
     axes[0].legend(fontsize=7)
     axes[0].set_xlabel("step")

@@ -31,7 +31,7 @@ from .core import (BadInput, CorruptCheckpoint, MissingData, P2IError, atomic_to
 __all__ = ['CHECKPOINT_FORMAT', 'RECORD_FIELDS', 'Method', 'to_device', 'step_generator', 'Callback', 'MetricsLogger',
            'ProgressBar', 'Checkpointer', 'EarlyStop', 'StepHook', 'rng_state', 'set_rng_state', 'save_checkpoint',
            'load_checkpoint', 'load_model_state', 'warmup_cosine', 'init_distributed', 'TrainingError', 'param_groups',
-           'Trainer']
+           'Trainer', 'record_series']
 
 # %% ../nbs/08b_trainer.ipynb #b160024d
 class Method(nn.Module):
@@ -41,6 +41,9 @@ class Method(nn.Module):
     def forward(self, inputs: dict) -> tuple[torch.Tensor, dict]: raise NotImplementedError
     def snapshot(self, inputs: dict) -> dict:
         "Tensors worth looking at for a probe batch (views, targets, predictions)."
+        return {}
+    def diagnostics(self, inputs: dict) -> dict[str, float]:
+        "Numbers worth logging for a fixed validation batch (a recipe's shortcut gap, say)."
         return {}
 
 def to_device(batch, device):
@@ -58,7 +61,8 @@ def step_generator(seed: int, step: int, index: int, salt: int = 0) -> torch.Gen
 
 # %% ../nbs/08b_trainer.ipynb #e8b7023e
 class Callback:
-    "Hooks the `Trainer` calls; override what you need."
+    "Hooks the `Trainer` calls, in ascending `order` (ties: as added); override what you need."
+    order = 0      # diagnostics that add to a step's record < 0 < the loggers that write it
     def before_fit(self, trainer): pass
     def after_step(self, trainer, record: dict): pass
     def after_epoch(self, trainer): pass
@@ -66,6 +70,7 @@ class Callback:
 
 class MetricsLogger(Callback):
     "Appends each step's record to `run_dir/metrics.jsonl` (one JSON object a line, flushed)."
+    order = 10
     def before_fit(self, trainer):
         writes = trainer.is_main and trainer.run_dir
         self.file = open(trainer.run_dir / "metrics.jsonl", "a") if writes else None
@@ -78,6 +83,7 @@ class MetricsLogger(Callback):
 
 class ProgressBar(Callback):
     "A tqdm bar over optimiser steps showing the loss."
+    order = 20
     def before_fit(self, trainer):
         shown = trainer.is_main and trainer.cfg.run.progress
         self.bar = tqdm(total=trainer.total_steps, initial=trainer.step, desc=trainer.method.recipe,
@@ -89,6 +95,7 @@ class ProgressBar(Callback):
 
 class Checkpointer(Callback):
     "Writes `run_dir/checkpoints/last.pt` every `every` steps and at the end (atomically)."
+    order = 30
     def __init__(self, every: int | None = None): self.every = every
     def after_step(self, trainer, record):
         every = self.every or trainer.cfg.run.ckpt_every
@@ -98,6 +105,7 @@ class Checkpointer(Callback):
 # %% ../nbs/08b_trainer.ipynb #e9a03885
 class EarlyStop(Callback):
     "Stops when the smoothed loss has not improved by `min_delta` for `patience` steps."
+    order = 40
     def __init__(self, patience: int, min_delta: float = 1e-4, smoothing: float = 0.9):
         self.patience, self.min_delta, self.smoothing = patience, min_delta, smoothing
     def before_fit(self, trainer): self.ema, self.best, self.since = None, math.inf, 0
@@ -228,8 +236,8 @@ class Trainer:
         self.step = self.epoch = self.batch_in_epoch = 0
         self.history: list[dict] = []
         self.run_dir = Path(run_dir) if run_dir is not None else None
-        self.callbacks = self._default_callbacks() if default_callbacks else []
-        self.callbacks += list(callbacks or [])
+        defaults = self._default_callbacks() if default_callbacks else []
+        self.callbacks = sorted(defaults + list(callbacks or []), key=lambda cb: cb.order)
         self.stop_reason: str | None = None
         self._running = threading.Event()     # cleared while paused
         self._running.set()
@@ -291,10 +299,10 @@ def paused(self: Trainer) -> bool: return not self._running.is_set()
 
 @patch
 def add_callback(self: Trainer, callback: Callback) -> Trainer:
-    "Let `callback` watch the run too (after the ones already there); returns the trainer."
+    "Let `callback` watch the run too (by its `order`, after those of equal order); the trainer."
     if not isinstance(callback, Callback):
         raise BadInput(f"`callback` must be a Callback, got {type(callback).__name__}")
-    self.callbacks.append(callback)
+    self.callbacks = sorted(self.callbacks + [callback], key=lambda cb: cb.order)
     return self
 
 # %% ../nbs/08b_trainer.ipynb #82cb2078
@@ -432,3 +440,10 @@ def fit(self: Trainer) -> Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         for cb in self.callbacks: cb.after_fit(self)
     return self
+
+# %% ../nbs/08b_trainer.ipynb #12a6833c
+def record_series(history: list[dict]) -> dict[str, tuple[list[int], list[float]]]:
+    "{key: (steps, values)} of every key but `RECORD_FIELDS`, over the records that hold it."
+    keys = dict.fromkeys(k for r in history for k in r if k not in RECORD_FIELDS)
+    return {k: ([r["step"] for r in history if k in r], [r[k] for r in history if k in r])
+            for k in keys}
