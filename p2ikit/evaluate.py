@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import copy
+import zlib
 from typing import Callable, Sequence
 
 import numpy as np
@@ -15,9 +16,13 @@ from tqdm.auto import tqdm
 
 from .core import (BadInput, Registry, check_choice, check_positive, check_tensor, get_device,
                          make_generator)
-from .transforms import collate_points, few_shot_episodes
+from .ops import pairwise_sqdist
+from .transforms import (Compose, Jitter, NonUniformDensity, SeededPerItem, collate_points,
+                               few_shot_episodes)
+from .datasets import SyntheticShapes
 from .render import RIGS, ViewRig
 from .pictures import render_depth_images
+from .backbones import PointFeatures
 from .teachers import (POINTCLIP_FEWSHOT_TEMPLATES, POINTCLIP_TEMPLATES,
                              POINTCLIP_V2_TEMPLATES, Teacher)
 from .metrics import (ClassificationReport, ResultTable, check_features_labels, check_labels,
@@ -25,11 +30,11 @@ from .metrics import (ClassificationReport, ResultTable, check_features_labels, 
                             topk_accuracy)
 
 # %% auto #0
-__all__ = ['CLASSIFIERS', 'SVM_CS', 'VIEW_WEIGHT_GRID', 'POINTCLIP_VERSIONS', 'fit_linear', 'predict_linear',
+__all__ = ['CLASSIFIERS', 'SVM_CS', 'VIEW_WEIGHT_GRID', 'EVAL_SETTINGS', 'POINTCLIP_VERSIONS', 'fit_linear', 'predict_linear',
            'linear_svm_protocol', 'base_novel_report', 'zero_shot_logits', 'search_view_weights', 'InterViewAdapter',
            'adapter_logits', 'fit_inter_view_adapter', 'extract_features', 'linear_probe_episodes',
-           'few_shot_linear_probe', 'finetune_fold', 'finetune_protocol', 'pointclip_views', 'fit_view_weights',
-           'zero_shot_classify', 'adapter_protocol']
+           'few_shot_linear_probe', 'ShapeStatistics', 'finetune_fold', 'finetune_protocol', 'pointclip_views',
+           'fit_view_weights', 'zero_shot_classify', 'adapter_protocol']
 
 # %% ../nbs/09b_evaluate.ipynb #4e8902f2
 CLASSIFIERS = Registry("classifier")
@@ -361,7 +366,8 @@ def few_shot_linear_probe(features, labels, ways: Sequence[int] = (5, 10),
                           progress: bool = True) -> ResultTable:
     """Linear probe on frozen features (M, C) with labels (M,) over N-way K-shot episodes from
     `transforms.few_shot_episodes`: one row per (way, shot) with `accuracy` (the mean over
-    episodes), std, ci95 (1.96·std/√n) and the number of `episodes`."""
+    episodes), std (ddof=1), ci95 (the 95 % t-interval's half-width) and the number of
+    `episodes`."""
     x, y = check_features_labels(features, labels)
     if n_episodes < 10:
         raise BadInput(f"`n_episodes` must be >= 10 for a meaningful interval, got {n_episodes}")
@@ -377,6 +383,101 @@ def few_shot_linear_probe(features, labels, ways: Sequence[int] = (5, 10),
             table.add(protocol="linear_probe", classifier=classifier, way=way, shot=shot,
                       **spread_row(accs, "episodes", interval=True))
     return table
+
+# %% ../nbs/09b_evaluate.ipynb #1c334c27
+def _histogram(values: torch.Tensor, lo: float, hi: float, bins: int) -> torch.Tensor:
+    "Fractions (B, bins) of values (B, M) in equal bins over [lo, hi]; outside values in end bins."
+    idx = ((values - lo) / (hi - lo) * bins).floor().long().clamp(0, bins - 1)
+    counts = torch.zeros(values.shape[0], bins, dtype=values.dtype, device=values.device)
+    return counts.scatter_add_(1, idx, torch.ones_like(values)) / values.shape[1]
+
+def _extents(centred: torch.Tensor) -> torch.Tensor:
+    "(B, 3): extents along the principal axes of the xz footprint (larger first), then along y."
+    xz = centred[..., [0, 2]]
+    _, axes = torch.linalg.eigh(xz.transpose(1, 2) @ xz / xz.shape[1])
+    along = xz @ axes
+    footprint = (along.amax(1) - along.amin(1)).sort(1, descending=True).values
+    y = centred[..., 1]
+    return torch.cat([footprint, (y.amax(1) - y.amin(1))[:, None]], 1)
+
+def _pair_distances(points: torch.Tensor, max_points: int) -> torch.Tensor:
+    "(B, M(M-1)/2) distances between every pair of up to `max_points` evenly spaced points."
+    N = points.shape[1]
+    sub = points[:, torch.linspace(0, N - 1, min(N, max_points)).round().long()]
+    i, j = torch.triu_indices(sub.shape[1], sub.shape[1], 1, device=points.device)
+    return pairwise_sqdist(sub, sub)[:, i, j].clamp_min(0).sqrt()
+
+# %% ../nbs/09b_evaluate.ipynb #fc5f8346
+class ShapeStatistics(nn.Module):
+    """Hand-made global shape descriptors of points (B, N, 3) -> `PointFeatures` with
+    `global_feat` (B, 6 + 3·bins) (and `per_point` (B, N, 6 + 3·bins), the same at every point):
+    footprint and height extents, PCA eigenvalues, height, radial and D2 histograms."""
+    def __init__(self, bins: int = 8, d2_points: int = 512):
+        super().__init__()
+        self.bins = check_positive(bins, "bins")
+        self.d2_points = check_positive(d2_points, "d2_points")
+        self.out_dim = 6 + 3 * bins
+
+    @property
+    def descriptor_names(self) -> list[str]:
+        "What each of the `out_dim` columns of `global_feat` is."
+        hist = [f"{h}_hist_{k}" for h in ("height", "radial", "d2") for k in range(self.bins)]
+        return ["extent_xz_major", "extent_xz_minor", "extent_height",
+                "pca_eig_1", "pca_eig_2", "pca_eig_3", *hist]
+
+    def forward(self, points: torch.Tensor) -> PointFeatures:
+        check_tensor(points, "points", ("B", "N", 3), dtype="float", finite=True)
+        p = points.double()
+        centred = p - p.mean(1, keepdim=True)
+        N = p.shape[1]
+        eig = torch.linalg.eigvalsh(centred.transpose(1, 2) @ centred / N).flip(1)
+        f = torch.cat([_extents(centred) / 2, 3 * eig,
+                       _histogram(p[..., 1], -1.0, 1.0, self.bins),
+                       _histogram(centred.norm(dim=-1), 0.0, 1.0, self.bins),
+                       _histogram(_pair_distances(p, self.d2_points), 0.0, 2.0, self.bins)], 1)
+        f = f.to(points.dtype)
+        return PointFeatures(per_point=f[:, None].expand(-1, N, -1), global_feat=f)
+
+    def extra_repr(self) -> str: return f"bins={self.bins}, d2_points={self.d2_points}"
+
+# %% ../nbs/09b_evaluate.ipynb #e773131f
+EVAL_SETTINGS = Registry("evaluation setting")
+
+def _setting_dataset(classes, split: str, num_points: int, samples_per_class: int, seed: int,
+                     rotate_up: bool, oversample: int = 1, make=None, tag: str = ""):
+    "SyntheticShapes of `classes`, sampled at `oversample`·num_points, `make` seeded per item."
+    check_positive(num_points, "num_points")
+    salt = [int(seed), zlib.crc32(f"{tag}|{split}".encode())]
+    transform = None if make is None else SeededPerItem(make, salt)
+    return SyntheticShapes(split, num_points * oversample, samples_per_class, seed, list(classes),
+                           rotate_up=rotate_up, transform=transform)
+
+@EVAL_SETTINGS.register("as built")
+def _as_built(classes, split: str = "test", num_points: int = 1024, samples_per_class: int = 40,
+              seed: int = 0):
+    "The shapes as generated: upright, at their built yaw, evenly sampled (a sanity row)."
+    return _setting_dataset(classes, split, num_points, samples_per_class, seed, False)
+
+@EVAL_SETTINGS.register("random upright")
+def _random_upright(classes, split: str = "test", num_points: int = 1024,
+                    samples_per_class: int = 40, seed: int = 0):
+    "Each shape turned by its own random angle about the up axis."
+    return _setting_dataset(classes, split, num_points, samples_per_class, seed, True)
+
+class _JitterDensity:
+    "Thin along a random direction to `num_points`, then jitter (one item's generator)."
+    def __init__(self, num_points: int): self.num_points = num_points
+    def __call__(self, generator) -> Compose:
+        return Compose(NonUniformDensity(self.num_points, 0.1, generator),
+                       Jitter(0.01, 0.05, generator))
+    def __repr__(self): return f"_JitterDensity({self.num_points})"
+
+@EVAL_SETTINGS.register("jitter + density")
+def _jitter_density(classes, split: str = "test", num_points: int = 1024,
+                    samples_per_class: int = 40, seed: int = 0):
+    "Random upright, thinned along a random direction (0.1 -> 1 kept), resampled, jittered."
+    return _setting_dataset(classes, split, num_points, samples_per_class, seed, True, 2,
+                            _JitterDensity(num_points), "jitter + density")
 
 # %% ../nbs/09b_evaluate.ipynb #48232664
 def _relabel(labels: torch.Tensor, classes) -> torch.Tensor:
@@ -438,7 +539,7 @@ def finetune_protocol(student, train_dataset, folds: Sequence, test_dataset=None
                       lr: float = 1e-3, weight_decay: float = 0.05, batch_size: int = 16,
                       augment: Callable | None = None, device=None, seed: int = 0,
                       progress: bool = True) -> dict:
-    "Result row (protocol 'finetune'): `finetune_fold` on every fold; mean, std (ddof=0) of folds."
+    "Result row (protocol 'finetune'): `finetune_fold` on every fold; mean, std (ddof=1) of folds."
     if not len(folds): raise BadInput("`folds` is empty")
     bar = tqdm(folds, desc="finetune folds", disable=not progress, leave=False)
     accs = [finetune_fold(student, train_dataset, ep, test_dataset, epochs, lr, weight_decay,
