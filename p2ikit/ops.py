@@ -5,6 +5,8 @@
 # %% ../nbs/01_ops.ipynb #e6e65202
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .core import (BadInput, UP_AXIS, check_points, check_positive, check_tensor,
@@ -12,7 +14,7 @@ from .core import (BadInput, UP_AXIS, check_points, check_positive, check_tensor
 
 # %% auto #0
 __all__ = ['pairwise_sqdist', 'index_points', 'farthest_point_sample', 'knn', 'ball_query', 'group_points', 'chamfer_distance',
-           'euler_to_matrix', 'axis_angle_to_matrix', 'rotation_about_up', 'random_rotation']
+           'sample_spacing', 'euler_to_matrix', 'axis_angle_to_matrix', 'rotation_about_up', 'random_rotation']
 
 # %% ../nbs/01_ops.ipynb #88e338e1
 def pairwise_sqdist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -112,6 +114,19 @@ def chamfer_distance(a: torch.Tensor, b: torch.Tensor, squared: bool = True) -> 
     if not squared:
         ab, ba = ab.clamp_min(1e-12).sqrt(), ba.clamp_min(1e-12).sqrt()
     return ab.mean(-1) + ba.mean(-1)
+
+# %% ../nbs/01_ops.ipynb #7725816d
+def sample_spacing(points: torch.Tensor, samples: int = 64) -> torch.Tensor:
+    "Typical distance (B,) between neighbouring points of each cloud (B, N, 3), N >= 2."
+    dims = check_points(points)
+    n = dims["N"][0]
+    if n < 2:
+        raise BadInput(f"`points` needs at least 2 points per cloud for a spacing, got N={n}")
+    check_positive(samples, "samples")
+    idx = torch.linspace(0, n - 1, min(samples, n), device=points.device).round().long().unique()
+    d = pairwise_sqdist(points[:, idx], points)
+    d[:, torch.arange(len(idx), device=points.device), idx] = math.inf   # not itself
+    return 2 * d.amin(-1).clamp_min(0).sqrt().mean(-1)
 
 # %% ../nbs/01_ops.ipynb #5477c622
 def _axis_matrix(angle: torch.Tensor, axis: int) -> torch.Tensor:

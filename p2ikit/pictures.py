@@ -18,7 +18,8 @@ from .core import BadInput, Registry, check_tensor
 from .render import NEAR_DEPTH, ViewRig, check_cloud, check_rig, render_points
 
 # %% auto #0
-__all__ = ['DEPTH_STYLES', 'render_depth_images', 'realistic_frame', 'MeshRendering', 'render_mesh', 'draw_image', 'image_grid']
+__all__ = ['DEPTH_STYLES', 'render_depth_images', 'realistic_frame', 'closed_depth', 'MeshRendering', 'render_mesh',
+           'mesh_visibility', 'draw_image', 'image_grid']
 
 # %% ../nbs/03b_pictures.ipynb #638a38c3
 DEPTH_STYLES = Registry("depth style")
@@ -27,7 +28,7 @@ def render_depth_images(points: torch.Tensor, rig: ViewRig, style: str = "pointc
                         size: int | None = None, radius: float | None = None) -> torch.Tensor:
     """Depth pictures (B, V, 3, S, S) in [0, 1] of points (B, N, 3) for a 2D teacher: `style` one of
     `DEPTH_STYLES` — 'pointclip' (V1), 'realistic' (V2) or 'zbuffer' (CLIP2Point-style; `radius` its
-    splat, default max(1, image_size/112) px); S = `size` (default: the rig's image_size)."""
+    splat, default 0 px); S = `size` (default: the rig's image_size)."""
     check_cloud(points)
     check_rig(rig)
     DEPTH_STYLES.check(style, "style")
@@ -140,13 +141,33 @@ def _realistic_depth(points: torch.Tensor, rig: ViewRig, size: int, radius=None)
     return out.view(B, V, 1, size, size)
 
 # %% ../nbs/03b_pictures.ipynb #0958453d
+def _square_max(x: torch.Tensor, r: int) -> torch.Tensor:
+    "Max over (2r+1)×(2r+1) windows of x (M, 1, H, W), as two separable passes."
+    x = F.max_pool2d(x, (1, 2 * r + 1), 1, (0, r))
+    return F.max_pool2d(x, (2 * r + 1, 1), 1, (r, 0))
+
+def closed_depth(rendering) -> tuple[torch.Tensor, torch.Tensor]:
+    """(depth (B, V, 1, H, W), mask) of `rendering` with the holes between samples closed: a
+    closing of each view's silhouette by 2**(level + 1/2) px, filled pixels at the nearest depth."""
+    B, V, _, H, W = rendering.depth.shape
+    depth = torch.where(rendering.mask, rendering.depth, math.inf).view(B * V, 1, H, W)
+    mask = rendering.mask.view(B * V, 1, H, W)
+    level = rendering.level.reshape(-1)
+    out_depth, out_mask = depth.clone(), mask.clone()
+    for lvl in level.unique().tolist():
+        views, r = level == lvl, max(1, min(round(2 ** (lvl + 0.5)), (min(H, W) - 1) // 2))
+        m = mask[views].to(depth.dtype)
+        closed = 1 - _square_max(1 - _square_max(m, r), r)
+        fill = (closed > 0) & ~mask[views]
+        out_depth[views] = torch.where(fill, -_square_max(-depth[views], r), depth[views])
+        out_mask[views] = mask[views] | fill
+    out_depth = torch.where(out_mask, out_depth, 0)
+    return out_depth.view(B, V, 1, H, W), out_mask.view(B, V, 1, H, W)
+
 @DEPTH_STYLES.register("zbuffer")
 def _zbuffer_depth(points: torch.Tensor, rig: ViewRig, size: int, radius=None) -> torch.Tensor:
-    "CLIP2Point-style: z-buffer depth, foreground min-max scaled to [0, 200/255], background 1."
-    if radius is None:
-        radius = max(1.0, rig.image_size / 112)
-    rend = render_points(points, rig, radius=radius)
-    d, m = rend.depth, rend.mask
+    "CLIP2Point-style: closed z-buffer depth, foreground min-max scaled to [0, 200/255], bg 1."
+    d, m = closed_depth(render_points(points, rig, radius=radius or 0))
     lo = torch.where(m, d, math.inf).amin((-2, -1), keepdim=True)
     hi = torch.where(m, d, -math.inf).amax((-2, -1), keepdim=True)
     scaled = (d - lo) / (hi - lo).clamp_min(1e-12) * (200 / 255)
@@ -188,16 +209,20 @@ def _mesh_arrays(mesh) -> tuple[np.ndarray, np.ndarray]:
     return verts.detach().cpu().float().numpy(), faces.detach().cpu().numpy().astype(np.int64)
 
 # %% ../nbs/03b_pictures.ipynb #738858c9
+def _cast(verts: np.ndarray, faces: np.ndarray, rays: torch.Tensor) -> dict:
+    "Open3D's hits of `rays` (M, 6) (origin, direction) on the mesh (verts, faces)."
+    os.environ.setdefault("OPEN3D_DISABLE_WEB_VISUALIZER", "true")
+    import open3d as o3d
+    scene = o3d.t.geometry.RaycastingScene()
+    scene.add_triangles(o3d.core.Tensor(verts), o3d.core.Tensor(faces.astype(np.uint32)))
+    return scene.cast_rays(o3d.core.Tensor(rays.float().numpy()))
+
 def _cast_rays(verts: np.ndarray, faces: np.ndarray, rig: ViewRig) -> dict:
     """Hits of the rays of `rig` on a mesh: `t` (V, S, S) (inf: missed), `prim` (V, S, S) long,
     `bary` (V, S, S, 2), `face_normal` (V, S, S, 3) and the ray directions `dirs` (V, S, S, 3)."""
-    os.environ.setdefault("OPEN3D_DISABLE_WEB_VISUALIZER", "true")
-    import open3d as o3d
     V, S = len(rig), rig.image_size
-    scene = o3d.t.geometry.RaycastingScene()
-    scene.add_triangles(o3d.core.Tensor(verts), o3d.core.Tensor(faces.astype(np.uint32)))
     origins, dirs = rig.rays()
-    hit = scene.cast_rays(o3d.core.Tensor(torch.cat([origins, dirs], -1).reshape(-1, 6).numpy()))
+    hit = _cast(verts, faces, torch.cat([origins, dirs], -1).reshape(-1, 6))
     def grab(key, *shape):
         return torch.from_numpy(hit[key].numpy()).view(V, S, S, *shape)
     prim = torch.from_numpy(hit["primitive_ids"].numpy().astype(np.int64)).view(V, S, S)
@@ -245,6 +270,27 @@ def render_mesh(mesh, rig: ViewRig, color=(0.8, 0.8, 0.8), ambient: float = 0.3)
     depth = torch.where(mask, hits["t"], torch.zeros(()))
     return MeshRendering(depth=depth.unsqueeze(1), normal=n.permute(0, 3, 1, 2),
                          mask=mask.unsqueeze(1), rgb=rgb.permute(0, 3, 1, 2).clamp(0, 1), rig=rig)
+
+# %% ../nbs/03b_pictures.ipynb #2a8a2bd4
+def mesh_visibility(mesh, points: torch.Tensor, rig: ViewRig,
+                    tolerance: float = 0.02) -> torch.Tensor:
+    "Ray-cast truth (V, N) bool: is each point (N, 3), sampled from `mesh`, seen by each view?"
+    check_rig(rig)
+    check_tensor(points, "points", ("N", 3), dtype="float", finite=True)
+    verts, faces = _mesh_arrays(mesh)
+    p = points.detach().cpu().double()
+    forward = rig.world_to_camera(torch.float64)[:, 2]                        # (V, 3)
+    _, z = rig.project(p[None].float())
+    z = z[0].double()                                                          # (V, N) depth
+    if rig.projection == "orthographic":
+        dirs = forward[:, None].expand(-1, len(p), 3)
+        origins = p[None] - dirs * z.unsqueeze(-1)
+    else:
+        origins = rig.camera_centers(torch.float64)[:, None].expand(-1, len(p), 3)
+        dirs = (p[None] - origins) / z.unsqueeze(-1)                        # t is the depth
+    hit = _cast(verts, faces, torch.cat([origins, dirs], -1).reshape(-1, 6))
+    first = torch.from_numpy(hit["t_hit"].numpy()).double().view(len(rig), len(p))
+    return z <= first + tolerance
 
 # %% ../nbs/03b_pictures.ipynb #dc8602e1
 def draw_image(ax, image: torch.Tensor):

@@ -148,7 +148,8 @@ def prepare(self: TransferMethod, batch: dict, step: int) -> dict:
     "Augment, render the step's views, and the teacher's features of what it sees."
     if self.cfg.data.augment: batch = augment_batch(batch, step, self.cfg.run.seed)
     rig = make_rig(self.cfg.render, step, self.cfg.run.seed)
-    rendering = render_points(batch["points"], rig, radius=self.cfg.render.radius)
+    rendering = render_points(batch["points"], rig, radius=self.cfg.render.radius,
+                              normals=batch.get("normals"))
     images = self.teacher_images(batch, rig)
     t_global, t_dense = self.teacher_features(images)
     return {"points": batch["points"], "label": batch["label"], "index": batch["index"],
@@ -499,7 +500,8 @@ class P2P(TransferMethod):
         if self.cfg.data.augment: batch = augment_batch(batch, step, self.cfg.run.seed)
         rig = make_rig(self.cfg.render, step, self.cfg.run.seed)
         return {"points": batch["points"], "label": batch["label"], "index": batch["index"],
-                "rendering": render_points(batch["points"], rig, radius=self.cfg.render.radius)}
+                "rendering": render_points(batch["points"], rig, radius=self.cfg.render.radius,
+                                           normals=batch.get("normals"))}
 
     def logits(self, inputs) -> torch.Tensor:
         "Class logits (B, K): the head on the 2D backbone's view embeddings, averaged over views."

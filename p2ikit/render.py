@@ -6,18 +6,19 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import torch
+import torch.nn.functional as F
 from fastcore.basics import patch
 
 from .core import (BadInput, Registry, UP_AXIS, check_choice, check_positive, check_tensor,
                          make_generator)
-from .ops import euler_to_matrix
+from .ops import euler_to_matrix, sample_spacing
 
 # %% auto #0
-__all__ = ['NEAR_DEPTH', 'RIGS', 'check_cloud', 'ViewRig', 'Rendering', 'check_rig', 'check_rendering', 'render_points',
-           'point_cells', 'splat', 'splat_mask', 'lift', 'correspondences']
+__all__ = ['NEAR_DEPTH', 'RIGS', 'check_cloud', 'ViewRig', 'Rendering', 'check_rig', 'check_rendering', 'visibility_levels',
+           'facing_camera', 'render_points', 'point_cells', 'splat', 'splat_mask', 'lift', 'correspondences']
 
 # %% ../nbs/03a_render.ipynb #d40c29ad
 def check_cloud(points, name: str = "points") -> dict:
@@ -232,7 +233,8 @@ class Rendering:
     """A z-buffer render of B clouds of N points in V views of H×W pixels: `depth` (B, V, 1, H, W)
     (0 where empty), `mask` (B, V, 1, H, W) bool, `index` (B, V, H, W) long (nearest point, -1 where
     empty), `visible` (B, V, N), `pixel` (B, V, N) long (y*W + x, -1 outside), `uv` (B, V, N, 2),
-    `z` (B, V, N), the `rig`, the splat `radius` and the `depth_tolerance` (V,) used."""
+    `z` (B, V, N), the `rig`, the splat `radius`, and what decided visibility: the pyramid
+    `level` (B, V) of each view (cells of 2**level px), the `depth_tolerance` (B, V) (world)."""
     depth: torch.Tensor
     mask: torch.Tensor
     index: torch.Tensor
@@ -243,6 +245,7 @@ class Rendering:
     rig: ViewRig
     radius: float = 0.0
     depth_tolerance: torch.Tensor | None = None
+    level: torch.Tensor | None = None
 
     @property
     def B(self): return self.visible.shape[0]
@@ -279,23 +282,6 @@ def _disc_offsets(radius: float, device=None) -> torch.Tensor:
     off = off[torch.argsort((off * off).sum(-1), stable=True)]
     return off.to(device)
 
-def _pixel_keys(uv: torch.Tensor, z: torch.Tensor, rig: ViewRig, radius: float):
-    """(inside (B, V, N), pixel (B, V, N), keys (K·B·V·N,), K): each point's own pixel, and the
-    linear key of every pixel of its disc (B·V·H·W, the trash slot, where it misses the image)."""
-    B, V, N = z.shape
-    H = W = rig.image_size
-    dev = z.device
-    inside = rig.inside(uv, z)
-    col, row = uv[..., 0].detach().floor().long(), uv[..., 1].detach().floor().long()
-    pixel = torch.where(inside, row * W + col, -1)
-    off = _disc_offsets(radius, dev)  # (K, 2): every offset at once, no compaction
-    K, trash = len(off), B * V * H * W
-    c, r = col + off[:, 0].view(K, 1, 1, 1), row + off[:, 1].view(K, 1, 1, 1)
-    ok = inside & (c >= 0) & (c < W) & (r >= 0) & (r < H)
-    image = torch.arange(B * V, device=dev).view(B, V, 1)
-    keys = torch.where(ok, (image * H + r) * W + c, trash).flatten()
-    return inside, pixel, keys, K
-
 # %% ../nbs/03a_render.ipynb #e6af53e0
 def _nearest_per_pixel(keys: torch.Tensor, depths: torch.Tensor, ids: torch.Tensor, N: int,
                        trash: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -309,34 +295,112 @@ def _nearest_per_pixel(keys: torch.Tensor, depths: torch.Tensor, ids: torch.Tens
     return zbuf[:trash], nearest[:trash]
 
 # %% ../nbs/03a_render.ipynb #fbec5647
+def visibility_levels(points: torch.Tensor, rig: ViewRig, spacing_cells: float = 0.7
+                      ) -> torch.Tensor:
+    "Pyramid level (B, V) of each cloud in each view: cells of 2**level px, about a sample apart."
+    spacing = sample_spacing(points.detach())                                # (B,)
+    pixels = spacing[:, None] / rig.pixel_size().to(spacing)[None]           # (B, V) in pixels
+    top = max(0, math.ceil(math.log2(rig.image_size)))
+    return torch.log2(pixels / spacing_cells).floor().clamp(0, top).long()
+
+def _min_depth_at(zbuf: torch.Tensor, uv: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
+    """The nearest depth (B, V, N) of each point's cell at its view's `level`, from the z-buffer
+    `zbuf` (B, V, H, W) (inf where empty); one min-pool of 2×2 per level up."""
+    B, V, H, W = zbuf.shape
+    depth = zbuf.reshape(B * V, 1, H, W)
+    out = torch.full(uv.shape[:-1], math.inf, dtype=zbuf.dtype, device=zbuf.device)
+    for lvl in range(int(level.max()) + 1):
+        if lvl:
+            depth = -F.max_pool2d(-depth, 2, ceil_mode=True)
+        h, w = depth.shape[-2:]
+        cx = (uv[..., 0] / 2 ** lvl).floor().long().clamp(0, w - 1)
+        cy = (uv[..., 1] / 2 ** lvl).floor().long().clamp(0, h - 1)
+        at = depth.view(B, V, h * w).gather(2, cy * w + cx)
+        out = torch.where((level == lvl).unsqueeze(-1), at, out)
+    return out
+
+# %% ../nbs/03a_render.ipynb #06fa38f7
+def facing_camera(points: torch.Tensor, normals: torch.Tensor, rig: ViewRig) -> torch.Tensor:
+    "Whether each point's normal (B, N, 3) faces the camera of each view: (B, V, N) bool."
+    if rig.projection == "orthographic":
+        forward = rig.world_to_camera(points.dtype, points.device)[:, 2]     # (V, 3)
+        return torch.einsum("bnk,vk->bvn", normals, forward) < 0
+    rays = points[:, None] - rig.camera_centers(points.dtype, points.device)[None, :, None]
+    return (normals[:, None] * rays).sum(-1) < 0
+
+# %% ../nbs/03a_render.ipynb #31664f9a
+def _pixel_keys(uv: torch.Tensor, z: torch.Tensor, rig: ViewRig, radius: float,
+                keep: torch.Tensor | None = None):
+    """(inside (B, V, N), pixel (B, V, N), keys (K·B·V·N,), K): each point's own pixel, and the
+    linear key of every pixel of its disc (B·V·H·W, the trash slot, where it misses the image or
+    the point is not in `keep`)."""
+    B, V, N = z.shape
+    H = W = rig.image_size
+    dev = z.device
+    inside = rig.inside(uv, z)
+    col, row = uv[..., 0].detach().floor().long(), uv[..., 1].detach().floor().long()
+    pixel = torch.where(inside, row * W + col, -1)
+    off = _disc_offsets(radius, dev)  # (K, 2): every offset at once, no compaction
+    K, trash = len(off), B * V * H * W
+    c, r = col + off[:, 0].view(K, 1, 1, 1), row + off[:, 1].view(K, 1, 1, 1)
+    ok = (inside if keep is None else inside & keep) & (c >= 0) & (c < W) & (r >= 0) & (r < H)
+    image = torch.arange(B * V, device=dev).view(B, V, 1)
+    keys = torch.where(ok, (image * H + r) * W + c, trash).flatten()
+    return inside, pixel, keys, K
+
+def _zbuffer(uv, z, rig, radius, keep=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    "(pixel (B, V, N), z-buffer (B·V·H·W,) inf where empty, nearest point (B·V·H·W,) N if none)."
+    B, V, N = z.shape
+    inside, pixel, keys, K = _pixel_keys(uv, z, rig, radius, keep)
+    depths = z.expand(K, B, V, N).reshape(-1)
+    ids = torch.arange(N, device=z.device).expand(K, B, V, N).reshape(-1)
+    zbuf, nearest = _nearest_per_pixel(keys, depths, ids, N, B * V * rig.image_size ** 2)
+    return pixel, zbuf, nearest
+
+# %% ../nbs/03a_render.ipynb #b3cfbe1d
 def render_points(points: torch.Tensor, rig: ViewRig, radius: float = 0,
-                  depth_tolerance: float | None = None) -> Rendering:
-    """Z-buffer render of points (B, N, 3) in every view of `rig`; `radius` splats each point as a
-    disc of that many pixels; `depth_tolerance` (world units, default 2·(1+radius) pixel widths)
-    decides visibility."""
+                  normals: torch.Tensor | None = None, depth_tolerance: float | None = None,
+                  spacing_cells: float = 0.7, tolerance_cells: float = 1.5) -> Rendering:
+    """Render points (B, N, 3) in every view of `rig`: visibility that follows the surface (with
+    oriented `normals` (B, N, 3) a back-face test too), and the z-buffer of the visible points
+    with discs of `radius` pixels. `depth_tolerance` (world units) overrides `tolerance_cells`."""
     dims = check_cloud(points)
     check_rig(rig)
     check_positive(radius, "radius", allow_zero=True)
+    if normals is not None:
+        check_tensor(normals, "normals", ("B", "N", 3), dims=dims, dtype="float", finite=True)
     B, N, V, H = dims["B"][0], dims["N"][0], len(rig), rig.image_size
-    W, dev = H, points.device
     uv, z = rig.project(points)
     with torch.no_grad():
-        inside, pixel, keys, K = _pixel_keys(uv, z, rig, radius)
-        zd = z.detach()
-        depths = zd.expand(K, B, V, N).reshape(-1)
-        ids = torch.arange(N, device=dev).expand(K, B, V, N).reshape(-1)
-        zbuf, nearest = _nearest_per_pixel(keys, depths, ids, N, B * V * H * W)
-        tol = (2 * (1 + radius) * rig.pixel_size() if depth_tolerance is None
-               else torch.full((V,), float(depth_tolerance), dtype=torch.float64))
-        tol = tol.to(dtype=z.dtype, device=dev)
-        at_pixel = zbuf.view(B, V, H * W).gather(2, pixel.clamp_min(0))
-        visible = inside & (zd <= at_pixel + tol.view(1, V, 1))
+        zd, uvd = z.detach(), uv.detach()
+        pixel, zbuf, _ = _zbuffer(uvd, zd, rig, 0)
+        level = (visibility_levels(points, rig, spacing_cells) if N > 1
+                 else torch.zeros(B, V, dtype=torch.long, device=points.device))
+        cell = (2.0 ** level) * rig.pixel_size().to(zd).view(1, V)                 # (B, V)
+        tol = (tolerance_cells * cell if depth_tolerance is None
+               else torch.full_like(cell, float(depth_tolerance)))
+        nearest_depth = _min_depth_at(zbuf.view(B, V, H, H), uvd, level)
+        visible = (pixel >= 0) & (zd <= nearest_depth + tol.unsqueeze(-1))
+        if normals is not None:
+            visible &= facing_camera(points.detach(), normals.detach(), rig)
+        _, zbuf, nearest = _zbuffer(uvd, zd, rig, radius, keep=visible)
         empty = nearest == N
         depth, index = zbuf.masked_fill_(empty, 0), nearest.masked_fill_(empty, -1)
-        mask = ~empty
-    return Rendering(depth=depth.view(B, V, 1, H, W), mask=mask.view(B, V, 1, H, W),
-                     index=index.view(B, V, H, W), visible=visible, pixel=pixel, uv=uv, z=z,
-                     rig=rig, radius=float(radius), depth_tolerance=tol)
+    return Rendering(depth=depth.view(B, V, 1, H, H), mask=~empty.view(B, V, 1, H, H),
+                     index=index.view(B, V, H, H), visible=visible, pixel=pixel, uv=uv, z=z,
+                     rig=rig, radius=float(radius), depth_tolerance=tol, level=level)
+
+# %% ../nbs/03a_render.ipynb #3268dacd
+@patch
+def select(self: Rendering, b: int, device=None) -> Rendering:
+    "Cloud `b` as a detached rendering of a batch of one (on `device`, default where it is)."
+    if not isinstance(b, int) or not 0 <= b < self.B:
+        raise BadInput(f"`b` must be a cloud index in 0..{self.B - 1}, got {b!r}")
+    def one(t):
+        t = t[b:b + 1].detach()
+        return t if device is None else t.to(device)
+    tensors = {f.name: getattr(self, f.name) for f in fields(self)}
+    return replace(self, **{k: one(v) for k, v in tensors.items() if torch.is_tensor(v)})
 
 # %% ../nbs/03a_render.ipynb #86eebef8
 def _size(size, rendering: Rendering) -> tuple[int, int]:

@@ -5,7 +5,6 @@
 # %% ../nbs/10b_similarity.ipynb #714c1abc
 from __future__ import annotations
 
-import dataclasses
 import html
 from collections.abc import Mapping
 
@@ -64,9 +63,7 @@ class SimilarityExplorer(W.VBox):
 # %% ../nbs/10b_similarity.ipynb #79ceb943
 def sample_rendering(rendering, b: int):
     "Sample `b` of a `render.Rendering` as a batch of one, on the CPU (where snapshots' maps are)."
-    fields = ("depth", "mask", "index", "visible", "pixel", "uv", "z")
-    return dataclasses.replace(rendering, **{k: getattr(rendering, k)[b:b + 1].detach().cpu()
-                                             for k in fields})
+    return rendering.select(b, device="cpu")
 
 def nearest_covered(covered: torch.Tensor, y: int, x: int) -> tuple[int, int]:
     "The cell of `covered` (h, w) bool nearest (y, x): (y, x) itself if covered, or if none is."
