@@ -23,10 +23,11 @@ from .ops import farthest_point_sample, random_rotation, rotation_about_up
 from .shapes import Mesh
 
 # %% auto #0
-__all__ = ['READER_SPLITS', 'Compose', 'SamplePoints', 'NormalizeUnitSphere', 'ScaleTranslate', 'RandomRotate', 'Jitter',
-           'PointDropout', 'default_augment', 'NonUniformDensity', 'item_generator', 'SeededPerItem', 'collate_points',
-           'stratified_split', 'carve_split', 'base_novel_split', 'three_way_split', 'check_unseen', 'ClassSubset',
-           'Episode', 'few_shot_episodes', 'few_shot_folds', 'save_few_shot_folds', 'load_few_shot_folds']
+__all__ = ['READER_SPLITS', 'take_points', 'Compose', 'SamplePoints', 'NormalizeUnitSphere', 'ScaleTranslate', 'RandomRotate',
+           'Jitter', 'PointDropout', 'default_augment', 'NonUniformDensity', 'item_generator', 'SeededPerItem',
+           'collate_points', 'stratified_split', 'carve_split', 'base_novel_split', 'three_way_split', 'check_unseen',
+           'ClassSubset', 'Episode', 'few_shot_episodes', 'few_shot_folds', 'save_few_shot_folds',
+           'load_few_shot_folds']
 
 # %% ../nbs/02c_transforms.ipynb #1e28c83b
 def _points_of(item: dict, who: str) -> torch.Tensor:
@@ -46,7 +47,8 @@ def _affine(item: dict, A: torch.Tensor, t: torch.Tensor) -> dict:
         out["mesh"] = Mesh(item["mesh"].vertices @ A.T + t, item["mesh"].faces)
     return out
 
-def _take(item: dict, idx: torch.Tensor) -> dict:
+def take_points(item: dict, idx: torch.Tensor) -> dict:
+    "The item with its points and normals at `idx` (M,) (a subset, or repeats); the mesh kept."
     out = dict(item)
     for k in ("points", "normals"):
         if k in item:
@@ -83,7 +85,7 @@ class SamplePoints:
             idx = farthest_point_sample(cloud, k, "random", self.generator)[0]
         if k < self.n:
             idx = torch.cat([idx, torch.randint(m, (self.n - k,), generator=self.generator)])
-        return _take(item, idx)
+        return take_points(item, idx)
     def __repr__(self): return f"SamplePoints({self.n}, {self.method!r})"
 
 # %% ../nbs/02c_transforms.ipynb #40c148a7
@@ -153,7 +155,7 @@ class PointDropout:
         ratio = torch.rand((), generator=self.generator) * self.max_ratio
         drop = torch.rand(len(p), generator=self.generator) < ratio
         idx = torch.where(drop, torch.zeros_like(drop, dtype=torch.long), torch.arange(len(p)))
-        return _take(item, idx)
+        return take_points(item, idx)
     def __repr__(self): return f"PointDropout({self.max_ratio})"
 
 def default_augment(rotate: str | None = "up", generator=None) -> Compose:
@@ -181,7 +183,7 @@ class NonUniformDensity:
         keep = torch.rand(len(p), generator=self.generator, dtype=torch.float64) < \
             self.min_keep + (1 - self.min_keep) * u
         keep[t.argmax()] = True
-        kept = _take(item, torch.nonzero(keep)[:, 0])
+        kept = take_points(item, torch.nonzero(keep)[:, 0])
         return SamplePoints(self.num_points or len(p), generator=self.generator)(kept)
     def __repr__(self): return f"NonUniformDensity({self.num_points}, {self.min_keep})"
 
