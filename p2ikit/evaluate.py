@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import zlib
 from typing import Callable, Sequence
 
@@ -444,41 +445,30 @@ class ShapeStatistics(nn.Module):
 # %% ../nbs/09b_evaluate.ipynb #e773131f
 EVAL_SETTINGS = Registry("evaluation setting")
 
-def _setting_dataset(classes, split: str, num_points: int, samples_per_class: int, seed: int,
-                     rotate_up: bool, oversample: int = 1, make=None, tag: str = ""):
-    "SyntheticShapes of `classes`, sampled at `oversample`·num_points, `make` seeded per item."
-    check_positive(num_points, "num_points")
-    salt = [int(seed), zlib.crc32(f"{tag}|{split}".encode())]
-    transform = None if make is None else SeededPerItem(make, salt)
-    return SyntheticShapes(split, num_points * oversample, samples_per_class, seed, list(classes),
-                           rotate_up=rotate_up, transform=transform)
-
-@EVAL_SETTINGS.register("as built")
-def _as_built(classes, split: str = "test", num_points: int = 1024, samples_per_class: int = 40,
+def _add_setting(name: str, doc: str, rotate_up: bool, oversample: int = 1, make=None):
+    """Register setting `name`: SyntheticShapes of `classes`, turned about up if `rotate_up`,
+    sampled at `oversample`·num_points, `make(num_points, generator)` applied seeded per item."""
+    def build(classes, split: str = "test", num_points: int = 1024, samples_per_class: int = 40,
               seed: int = 0):
-    "The shapes as generated: upright, at their built yaw, evenly sampled (a sanity row)."
-    return _setting_dataset(classes, split, num_points, samples_per_class, seed, False)
+        check_positive(num_points, "num_points")
+        salt = [int(seed), zlib.crc32(f"{name}|{split}".encode())]
+        transform = (None if make is None
+                     else SeededPerItem(functools.partial(make, num_points), salt))
+        return SyntheticShapes(split, num_points * oversample, samples_per_class, seed,
+                               list(classes), rotate_up=rotate_up, transform=transform)
+    build.__doc__, build.__name__ = doc, name
+    EVAL_SETTINGS.register(name, build)
 
-@EVAL_SETTINGS.register("random upright")
-def _random_upright(classes, split: str = "test", num_points: int = 1024,
-                    samples_per_class: int = 40, seed: int = 0):
-    "Each shape turned by its own random angle about the up axis."
-    return _setting_dataset(classes, split, num_points, samples_per_class, seed, True)
+def _jitter_density(num_points: int, generator) -> Compose:
+    "Thin along a random direction (0.1 -> 1 kept) to `num_points`, then jitter."
+    return Compose(NonUniformDensity(num_points, 0.1, generator), Jitter(0.01, 0.05, generator))
 
-class _JitterDensity:
-    "Thin along a random direction to `num_points`, then jitter (one item's generator)."
-    def __init__(self, num_points: int): self.num_points = num_points
-    def __call__(self, generator) -> Compose:
-        return Compose(NonUniformDensity(self.num_points, 0.1, generator),
-                       Jitter(0.01, 0.05, generator))
-    def __repr__(self): return f"_JitterDensity({self.num_points})"
-
-@EVAL_SETTINGS.register("jitter + density")
-def _jitter_density(classes, split: str = "test", num_points: int = 1024,
-                    samples_per_class: int = 40, seed: int = 0):
-    "Random upright, thinned along a random direction (0.1 -> 1 kept), resampled, jittered."
-    return _setting_dataset(classes, split, num_points, samples_per_class, seed, True, 2,
-                            _JitterDensity(num_points), "jitter + density")
+_add_setting("as built", "The shapes as generated: upright, at their built yaw, evenly sampled "
+             "(a sanity row).", rotate_up=False)
+_add_setting("random upright", "Each shape turned by its own random angle about the up axis.",
+             rotate_up=True)
+_add_setting("jitter + density", "Random upright, thinned along a random direction (0.1 -> 1 "
+             "kept), resampled, jittered.", rotate_up=True, oversample=2, make=_jitter_density)
 
 # %% ../nbs/09b_evaluate.ipynb #0d36b9c6
 class PartialScan:
@@ -512,19 +502,11 @@ class PartialScan:
 
     def __repr__(self): return f"PartialScan({self.num_points}, {self.elevation_range})"
 
-class _Scan:
-    "A `PartialScan` to `num_points` with one item's generator."
-    def __init__(self, num_points: int): self.num_points = num_points
-    def __call__(self, generator) -> PartialScan:
-        return PartialScan(self.num_points, generator=generator)
-    def __repr__(self): return f"_Scan({self.num_points})"
+def _scan(num_points: int, generator) -> PartialScan:
+    return PartialScan(num_points, generator=generator)
 
-@EVAL_SETTINGS.register("partial scan")
-def _partial_scan(classes, split: str = "test", num_points: int = 1024,
-                  samples_per_class: int = 40, seed: int = 0):
-    "Random upright, only what one random camera sees, resampled, back in the unit sphere."
-    return _setting_dataset(classes, split, num_points, samples_per_class, seed, True, 3,
-                            _Scan(num_points), "partial scan")
+_add_setting("partial scan", "Random upright, only what one random camera sees, resampled, back "
+             "in the unit sphere.", rotate_up=True, oversample=3, make=_scan)
 
 # %% ../nbs/09b_evaluate.ipynb #48232664
 def _relabel(labels: torch.Tensor, classes) -> torch.Tensor:
