@@ -13,13 +13,15 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 from fastcore.basics import patch
+from scipy import stats
 
 from .core import BadInput, check_positive, check_tensor
 
 # %% auto #0
-__all__ = ['to_cpu_tensor', 'check_labels', 'check_features_labels', 'confusion_matrix', 'per_class_accuracy', 'topk_accuracy',
-           'ClassificationReport', 'classification_report', 'summarize', 'spread_row', 'harmonic_mean', 'ResultTable',
-           'plot_confusion', 'plot_per_class', 'plot_report']
+__all__ = ['COLUMN_FORMATS', 'to_cpu_tensor', 'check_labels', 'check_features_labels', 'confusion_matrix', 'per_class_accuracy',
+           'topk_accuracy', 'ClassificationReport', 'classification_report', 't_interval', 'summarize', 'spread_row',
+           'harmonic_mean', 'paired_difference', 'seed_summary', 'ResultTable', 'plot_confusion', 'plot_per_class',
+           'plot_report']
 
 # %% ../nbs/09a_metrics.ipynb #a0c9d628
 def to_cpu_tensor(x, name: str) -> torch.Tensor:
@@ -123,14 +125,38 @@ def classification_report(scores, labels, classes: Sequence[str] | None = None,
                                 info)
 
 # %% ../nbs/09a_metrics.ipynb #f3cf8970
+def _array(values, name: str = "values", ndims: tuple = (1,)) -> np.ndarray:
+    "`values` (a list, numpy array or tensor) as a non-empty finite float64 array of `ndims` dims."
+    if isinstance(values, torch.Tensor): values = values.detach().cpu().numpy()
+    elif not isinstance(values, np.ndarray): values = list(values)
+    try:
+        v = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise BadInput(f"`{name}` must hold numbers, got {type(values).__name__}") from None
+    if v.ndim not in ndims or v.size == 0 or not np.isfinite(v).all():
+        dims = " or ".join(f"{d}-D" for d in ndims)
+        raise BadInput(f"`{name}` must be a non-empty {dims} array of finite numbers, "
+                       f"got shape {v.shape}")
+    return v
+
+def _t_half(v: np.ndarray, confidence: float) -> tuple[float, float]:
+    "(std with ddof=1, half-width of the Student-t interval of the mean); NaN for one value."
+    if len(v) < 2: return math.nan, math.nan
+    std = float(v.std(ddof=1))
+    return std, float(stats.t.ppf((1 + confidence) / 2, len(v) - 1)) * std / math.sqrt(len(v))
+
+def t_interval(values: Iterable[float], confidence: float = 0.95) -> tuple[float, float]:
+    "(low, high): the Student-t interval of the mean of `values` (n-1 degrees of freedom)."
+    if not 0 < confidence < 1: raise BadInput(f"`confidence` must be in (0, 1), got {confidence}")
+    v = _array(values)
+    half = _t_half(v, confidence)[1]
+    return float(v.mean()) - half, float(v.mean()) + half
+
 def summarize(values: Iterable[float]) -> dict:
-    "mean, std (ddof=0), ci95 = 1.96·std/√n and n of a list of accuracies."
-    v = np.asarray(list(values), dtype=np.float64)
-    if v.ndim != 1 or len(v) == 0:
-        raise BadInput(f"`values` must be a non-empty list of numbers, got shape {v.shape}")
-    std = float(v.std())
-    return {"mean": float(v.mean()), "std": std, "ci95": 1.96 * std / math.sqrt(len(v)),
-            "n": len(v)}
+    "mean, std (ddof=1), ci95 (half-width of the 95 % t-interval of the mean) and n of values."
+    v = _array(values)
+    std, half = _t_half(v, 0.95)
+    return {"mean": float(v.mean()), "std": std, "ci95": half, "n": len(v)}
 
 def spread_row(accs, count: str, interval: bool) -> dict:
     """Row fields of a repeated protocol: accuracy (the mean), std, ci95 if `interval`, the count
@@ -144,6 +170,43 @@ def harmonic_mean(a: float, b: float) -> float:
     "2ab/(a+b), 0 when both are 0: high only when both accuracies are."
     return 0.0 if a + b == 0 else 2 * a * b / (a + b)
 
+# %% ../nbs/09a_metrics.ipynb #6fbe77c9
+def _arms(a, b) -> tuple[np.ndarray, np.ndarray]:
+    "Both arms as float64 arrays of one shape, (n,) or (S, E)."
+    x, y = _array(a, "a", (1, 2)), _array(b, "b", (1, 2))
+    if x.shape != y.shape:
+        raise BadInput(f"`a` and `b` must be paired: the same shape (n,) or (seeds, episodes), "
+                       f"measured on the same episodes and seeds; got {x.shape} and {y.shape}")
+    return x, y
+
+def paired_difference(a, b) -> dict:
+    """Mean of a − b, std, ci95 (95 % t-interval half-width), n pairs and the paired t-test's p:
+    a and b (n,) paired per episode or seed, or (S, E) paired per seed (over episode means)."""
+    x, y = _arms(a, b)
+    d = x - y if x.ndim == 1 else (x - y).mean(1)
+    std, half = _t_half(d, 0.95)
+    mean = float(d.mean())
+    if len(d) < 2: p = math.nan
+    elif std == 0: p = 1.0 if mean == 0 else 0.0
+    else: p = float(2 * stats.t.sf(abs(mean) / (std / math.sqrt(len(d))), len(d) - 1))
+    return {"mean": mean, "std": std, "ci95": half, "n": len(d), "p": p,
+            **({"episodes": x.shape[1]} if x.ndim == 2 else {})}
+
+# %% ../nbs/09a_metrics.ipynb #9bd2d047
+def seed_summary(accuracies) -> dict:
+    """Accuracies (S seeds, E episodes) -> mean, std and ci95 (95 % t-interval half-width) of the S
+    per-seed means, n = S, `episodes` = E, the pooled within-seed `episode_std` (ddof=1) and
+    `episode_ci95`, and the per-seed means (`seed_means`)."""
+    acc = _array(accuracies, "accuracies", (2,))
+    S, E = acc.shape
+    means = acc.mean(1)
+    std, half = _t_half(means, 0.95)
+    within = math.sqrt(float(acc.var(axis=1, ddof=1).mean())) if E > 1 else math.nan
+    t = float(stats.t.ppf(0.975, E - 1)) if E > 1 else math.nan   # one seed's E episodes
+    return {"mean": float(means.mean()), "std": std, "ci95": half, "n": S, "episodes": E,
+            "episode_std": within, "episode_ci95": t * within / math.sqrt(E),
+            "seed_means": means.tolist()}
+
 # %% ../nbs/09a_metrics.ipynb #775b2231
 def _is_scalar(v) -> bool:
     scalar = (str, bool, int, float, np.integer, np.floating)
@@ -156,10 +219,15 @@ def _fmt(v, floatfmt: str) -> str:
         return "nan" if math.isnan(v) else format(float(v), floatfmt)
     return str(v)
 
+COLUMN_FORMATS = {"p": ".2g"}  # a p-value of 3e-05 is not "0.00"
+
 class ResultTable:
-    "An ordered list of result rows (dicts) with markdown and HTML rendering."
-    def __init__(self, rows: Iterable[dict] = (), floatfmt: str = ".2f"):
+    """An ordered list of result rows (dicts) with markdown and HTML rendering; floats as
+    `floatfmt`, or as `formats[column]` (default `COLUMN_FORMATS`)."""
+    def __init__(self, rows: Iterable[dict] = (), floatfmt: str = ".2f",
+                 formats: dict | None = None):
         self.rows, self.floatfmt = [], floatfmt
+        self.formats = dict(COLUMN_FORMATS if formats is None else formats)
         self.extend(rows)
 
     def add(self, row: dict | None = None, **values) -> "ResultTable":
@@ -193,7 +261,7 @@ def columns(self: ResultTable) -> list[str]:
 def where(self: ResultTable, **match) -> ResultTable:
     "The rows whose values equal every `match`, e.g. `table.where(protocol='finetune')`."
     rows = [r for r in self.rows if all(r.get(k) == v for k, v in match.items())]
-    return ResultTable(rows, self.floatfmt)
+    return ResultTable(rows, self.floatfmt, self.formats)
 
 @patch
 def column(self: ResultTable, name: str) -> list:
@@ -205,7 +273,8 @@ def column(self: ResultTable, name: str) -> list:
 def _cells(self: ResultTable, columns) -> tuple[list[str], list[list[str]]]:
     "The column names and the formatted cells of every row."
     cols = self.columns if columns is None else list(columns)
-    cell = lambda r, c: _fmt(r.get(c), self.floatfmt) if _is_scalar(r.get(c)) else ""
+    fmt = lambda c: self.formats.get(c, self.floatfmt)
+    cell = lambda r, c: _fmt(r.get(c), fmt(c)) if _is_scalar(r.get(c)) else ""
     return cols, [[cell(r, c) for c in cols] for r in self.rows]
 
 @patch

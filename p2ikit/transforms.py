@@ -23,8 +23,9 @@ from .ops import farthest_point_sample, random_rotation, rotation_about_up
 from .shapes import Mesh
 
 # %% auto #0
-__all__ = ['READER_SPLITS', 'Compose', 'SamplePoints', 'NormalizeUnitSphere', 'ScaleTranslate', 'RandomRotate', 'Jitter',
-           'PointDropout', 'default_augment', 'collate_points', 'stratified_split', 'carve_split', 'base_novel_split',
+__all__ = ['READER_SPLITS', 'take_points', 'Compose', 'SamplePoints', 'NormalizeUnitSphere', 'ScaleTranslate', 'RandomRotate',
+           'Jitter', 'PointDropout', 'default_augment', 'NonUniformDensity', 'item_generator', 'SeededPerItem',
+           'collate_points', 'stratified_split', 'carve_split', 'base_novel_split', 'three_way_split', 'check_unseen',
            'ClassSubset', 'Episode', 'few_shot_episodes', 'few_shot_folds', 'save_few_shot_folds',
            'load_few_shot_folds']
 
@@ -46,7 +47,8 @@ def _affine(item: dict, A: torch.Tensor, t: torch.Tensor) -> dict:
         out["mesh"] = Mesh(item["mesh"].vertices @ A.T + t, item["mesh"].faces)
     return out
 
-def _take(item: dict, idx: torch.Tensor) -> dict:
+def take_points(item: dict, idx: torch.Tensor) -> dict:
+    "The item with its points and normals at `idx` (M,) (a subset, or repeats); the mesh kept."
     out = dict(item)
     for k in ("points", "normals"):
         if k in item:
@@ -83,7 +85,7 @@ class SamplePoints:
             idx = farthest_point_sample(cloud, k, "random", self.generator)[0]
         if k < self.n:
             idx = torch.cat([idx, torch.randint(m, (self.n - k,), generator=self.generator)])
-        return _take(item, idx)
+        return take_points(item, idx)
     def __repr__(self): return f"SamplePoints({self.n}, {self.method!r})"
 
 # %% ../nbs/02c_transforms.ipynb #40c148a7
@@ -153,7 +155,7 @@ class PointDropout:
         ratio = torch.rand((), generator=self.generator) * self.max_ratio
         drop = torch.rand(len(p), generator=self.generator) < ratio
         idx = torch.where(drop, torch.zeros_like(drop, dtype=torch.long), torch.arange(len(p)))
-        return _take(item, idx)
+        return take_points(item, idx)
     def __repr__(self): return f"PointDropout({self.max_ratio})"
 
 def default_augment(rotate: str | None = "up", generator=None) -> Compose:
@@ -162,6 +164,47 @@ def default_augment(rotate: str | None = "up", generator=None) -> Compose:
     if rotate is not None:
         ts.append(RandomRotate(rotate, generator=generator))
     return Compose(ts + [Jitter(generator=generator)])
+
+# %% ../nbs/02c_transforms.ipynb #4aca343e
+class NonUniformDensity:
+    """Thin the cloud along a random direction (keep probability `min_keep` -> 1 across it), then
+    resample to `num_points` (default: as many as came in)."""
+    def __init__(self, num_points: int | None = None, min_keep: float = 0.1, generator=None):
+        if num_points is not None: check_positive(num_points, "num_points")
+        if not 0 <= min_keep <= 1:
+            raise BadInput(f"`min_keep` must be in [0, 1], got {min_keep!r}")
+        self.num_points, self.min_keep = num_points, min_keep
+        self.generator = make_generator(generator)
+    def __call__(self, item: dict) -> dict:
+        p = _points_of(item, "NonUniformDensity")
+        d = torch.randn(3, generator=self.generator, dtype=torch.float64)
+        t = p.double() @ (d / d.norm().clamp_min(1e-12))
+        u = (t - t.min()) / (t.max() - t.min()).clamp_min(1e-12)          # 0..1 across the cloud
+        keep = torch.rand(len(p), generator=self.generator, dtype=torch.float64) < \
+            self.min_keep + (1 - self.min_keep) * u
+        keep[t.argmax()] = True
+        kept = take_points(item, torch.nonzero(keep)[:, 0])
+        return SamplePoints(self.num_points or len(p), generator=self.generator)(kept)
+    def __repr__(self): return f"NonUniformDensity({self.num_points}, {self.min_keep})"
+
+# %% ../nbs/02c_transforms.ipynb #0cdb3434
+def item_generator(seed: int | Sequence[int], index: int) -> torch.Generator:
+    "A torch generator seeded from (`seed`..., `index`) through numpy's SeedSequence."
+    words = [int(seed)] if isinstance(seed, (int, np.integer)) else [int(s) for s in seed]
+    state = np.random.SeedSequence([*words, int(index)]).generate_state(2, np.uint32)
+    return make_generator(int(state[0]) << 32 | int(state[1]))
+
+class SeededPerItem:
+    "Apply `make(generator)` to each item, the generator seeded from `seed` and `item['index']`."
+    def __init__(self, make: Callable[[torch.Generator], Callable], seed: int | Sequence[int] = 0):
+        if not callable(make):
+            raise BadInput(f"`make` must build a transform from a generator, got {make!r}")
+        self.make, self.seed = make, seed
+    def __call__(self, item: dict) -> dict:
+        if "index" not in item:
+            raise BadInput("SeededPerItem needs items with an `index` (every dataset's items have)")
+        return self.make(item_generator(self.seed, item["index"]))(item)
+    def __repr__(self): return f"SeededPerItem({self.make!r}, seed={self.seed!r})"
 
 # %% ../nbs/02c_transforms.ipynb #d6da4b53
 def collate_points(items: Sequence[dict]) -> dict:
@@ -242,6 +285,37 @@ def base_novel_split(classes: Sequence[str], num_novel: int | None = None,
         raise BadInput("`novel` must leave at least one base class")
     return [c for c in classes if c not in chosen], [c for c in classes if c in chosen]
 
+# %% ../nbs/02c_transforms.ipynb #db6bb7ea
+def three_way_split(classes: Sequence[str], num_val_novel: int, num_test_novel: int,
+                    seed: int = 0) -> tuple[list[str], list[str], list[str]]:
+    """(base, val_novel, test_novel) class names, each in the order of `classes`: disjoint, none
+    empty, drawn with `seed` (test-novel first, then val-novel; the rest is base)."""
+    classes = list(classes)
+    if len(set(classes)) != len(classes) or len(classes) < 3:
+        raise BadInput(f"`classes` must be at least 3 distinct names, got {classes}")
+    for name, k in (("num_val_novel", num_val_novel), ("num_test_novel", num_test_novel)):
+        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+            raise BadInput(f"`{name}` must be an int >= 1, got {k!r}")
+    if num_val_novel + num_test_novel >= len(classes):
+        raise BadInput(f"`num_val_novel` + `num_test_novel` = {num_val_novel + num_test_novel} "
+                       f"must leave at least one base class of the {len(classes)} `classes`")
+    order = np.random.default_rng(seed).permutation(len(classes))
+    test = set(order[:num_test_novel].tolist())
+    val = set(order[num_test_novel:num_test_novel + num_val_novel].tolist())
+    pick = lambda ids: [c for i, c in enumerate(classes) if i in ids]
+    return pick(set(range(len(classes))) - test - val), pick(val), pick(test)
+
+def check_unseen(seen: Sequence[str], classes: Sequence[str], what: str = "the teacher"):
+    """Refuse a model trained on `seen` classes for an evaluation on `classes` when they share any
+    class (`BadInput` naming them and what to do)."""
+    if isinstance(seen, str) or isinstance(classes, str):
+        raise BadInput("`seen` and `classes` must be lists of class names, not one string")
+    shared = [c for c in classes if c in set(seen)]
+    if shared:
+        raise BadInput(f"{what} was trained on {len(shared)} evaluation class(es): {shared}. "
+                       f"Its knowledge of them would count as transfer: train {what} on the base "
+                       f"classes of `three_way_split` with the same data.split_seed as this run")
+
 # %% ../nbs/02c_transforms.ipynb #fe9be57f
 class ClassSubset(torch.utils.data.Dataset):
     "The items of `dataset` whose class is in `classes` (names or labels), relabelled 0..K-1."
@@ -312,7 +386,8 @@ def _draw(rng, pools: list[np.ndarray], counts: list[int], n_way: int, name: str
           if all(len(p[c]) >= k for p, k in zip(pools, need))]
     if len(ok) < n_way:
         raise BadInput(f"`n_way`={n_way} but only {len(ok)} classes have "
-                       f"{' + '.join(map(str, counts))} items ({name})")
+                       f"{' + '.join(map(str, counts))} items ({name}); "
+                       f"{_short_classes(pools, need)}")
     cls = sorted(rng.choice(ok, n_way, replace=False).tolist())
     if len(pools) == 1:
         picks = [rng.choice(pools[0][c], sum(counts), replace=False) for c in cls]
@@ -326,6 +401,13 @@ def _draw(rng, pools: list[np.ndarray], counts: list[int], n_way: int, name: str
 def _pools(labels: np.ndarray, num_classes: int) -> list[np.ndarray]:
     return [np.flatnonzero(labels == c) for c in range(num_classes)]
 
+def _short_classes(pools: list[list[np.ndarray]], need: list[int]) -> str:
+    "Which present classes have too few items in which pool, and what to do about it."
+    short = [f"class {c} has {len(p[c])} < {k}" for p, k in zip(pools, need)
+             for c in range(len(p)) if 0 < len(p[c]) < k]
+    return (f"too few: {', '.join(short[:8])}{' ...' if len(short) > 8 else ''}; give each class "
+            f"more shapes (e.g. `samples_per_class`) or ask for fewer shots or queries")
+
 # %% ../nbs/02c_transforms.ipynb #41308ecb
 def _check_counts(**counts):
     for name, v in counts.items():
@@ -333,12 +415,17 @@ def _check_counts(**counts):
             raise BadInput(f"`{name}` must be an int > 0, got {v!r}")
 
 def few_shot_episodes(labels, n_way: int, k_shot: int, n_query: int, n_episodes: int,
-                      seed: int = 0) -> list[Episode]:
-    "`n_episodes` seeded N-way K-shot episodes, `n_query` queries per class, disjoint from support."
+                      seed: int = 0, strict: bool = False) -> list[Episode]:
+    """`n_episodes` seeded N-way K-shot episodes, `n_query` queries per class, disjoint from the
+    support. Classes with fewer than `k_shot + n_query` items are never drawn; with `strict` they
+    are an error (`BadInput` naming them)."""
     labels = _as_labels(labels, "labels")
     _check_counts(n_way=n_way, k_shot=k_shot, n_query=n_query, n_episodes=n_episodes)
     rng = np.random.default_rng(seed)
     pools = _pools(labels, int(labels.max()) + 1)
+    if strict and any(0 < len(p) < k_shot + n_query for p in pools):
+        raise BadInput(f"every class needs `k_shot` + `n_query` = {k_shot + n_query} items "
+                       f"(strict); {_short_classes([pools], [k_shot + n_query])}")
     return [_draw(rng, [pools], [k_shot, n_query], n_way, "labels") for _ in range(n_episodes)]
 
 def few_shot_folds(labels, n_way: int, k_shot: int, n_folds: int = 10, n_test: int = 20,
