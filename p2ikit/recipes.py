@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from fastcore.basics import patch
 from torch import nn
 
