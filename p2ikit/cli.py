@@ -21,17 +21,17 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 import torch
 
 from .backbones import BACKBONES
+from .config import Config, DataConfig, apply_overrides
 from .core import BadInput, P2IError, get_device
 from .datasets import DATASETS, find_datasets
 from .decoder import DECODERS
 from .experiments import evaluate_checkpoint, parse_grid, render_views, run_demo, run_sweep
 from .pictures import DEPTH_STYLES
-from .recipes import RECIPES, pretrain, recipe_config
+from .recipes import RECIPES, class_split, pretrain, recipe_config
 from .render import RIGS
 from .rendernet import train_rendernet
 from .shapes import SYNTHETIC_CATEGORIES
 from .teachers import TEACHERS, default_weights_dir, hub_cache_dir
-from .transforms import base_novel_split
 
 # %% auto #0
 __all__ = ['REGISTRIES', 'WEIGHT_SUFFIXES', 'TEACHER_ARGUMENTS', 'TEACHER_DEFAULTS', 'COMMANDS', 'package_version',
@@ -144,14 +144,17 @@ def add_train_teacher(sub):
         p.add_argument(f"--{name.replace('_', '-')}", default=default,
                        type=str if default is None else type(default),
                        help=f"train_rendernet's `{name}` (default: %(default)s)")
-    p.add_argument("--num-novel", type=int, default=8,
-                   help="categories held out of training (default: %(default)s)")
+    split = DataConfig()
+    for name in ("split_seed", "num_val_novel", "num_test_novel"):
+        p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(split, name),
+                       help=f"the run's `data.{name}` (default: %(default)s)")
     p.add_argument("--no-progress", action="store_false", dest="progress",
                    help="no progress bars")
     p.set_defaults(run=_train_teacher)
 
 def _train_teacher(a) -> int:
-    base, _ = base_novel_split(list(SYNTHETIC_CATEGORIES), num_novel=a.num_novel, seed=a.seed)
+    data = {k: getattr(a, k) for k in ("split_seed", "num_val_novel", "num_test_novel")}
+    base, _, _ = class_split(apply_overrides(Config(), {"data": data}), list(SYNTHETIC_CATEGORIES))
     train_rendernet(base_classes=base, progress=a.progress,
                     **{name: getattr(a, name) for name in TEACHER_ARGUMENTS})
     print(f"teacher written to {a.out}")
@@ -165,10 +168,13 @@ def add_evaluate(sub):
     p.add_argument("--shot", type=int, default=10)
     p.add_argument("--episodes", type=int, default=10)
     p.add_argument("--baseline", action="store_true", help="also score a random-init student")
+    p.add_argument("--split", default="val", choices=["val", "test"],
+                   help="val-novel classes (for choices) or test-novel (report once)")
     p.set_defaults(run=_evaluate)
 
 def _evaluate(a) -> int:
-    print(evaluate_checkpoint(a.checkpoint, a.way, a.shot, a.episodes, a.baseline).to_markdown())
+    table = evaluate_checkpoint(a.checkpoint, a.way, a.shot, a.episodes, a.baseline, a.split)
+    print(table.to_markdown())
     return 0
 
 def add_render(sub):

@@ -26,7 +26,9 @@ class DataConfig:
     root: str | None = None
     num_points: int = 1024
     samples_per_class: int = 40       # SyntheticShapes: training samples per class
-    num_novel: int = 8                # classes held out of pretraining, for few-shot evaluation
+    split_seed: int = 0               # the class split's seed: apart from run.seed (initialisation)
+    num_val_novel: int = 8            # classes held out for every choice (val-novel)...
+    num_test_novel: int = 8           # ...and for the result reported once (test-novel)
     batch_size: int = 16
     num_workers: int = 0
     augment: bool = True              # online: rotation about up, anisotropic scale, jitter

@@ -20,23 +20,24 @@ from .config import Config, RenderConfig, apply_overrides, config_from_dict, par
 from .core import (BadInput, MissingData, atomic_write, check_choice, normalize_unit_sphere,
                          seed_everything)
 from .datasets import SyntheticShapes
-from .evaluate import extract_features, linear_probe_episodes
+from .evaluate import (EVAL_SETTINGS, ShapeStatistics, extract_features,
+                             linear_probe_episodes)
 from .formats import read_shape
 from .metrics import ResultTable, summarize
 from .pictures import DEPTH_STYLES, render_depth_images, render_mesh
-from .recipes import build_trainer, make_rig, recipe_config
-from .rendernet import train_rendernet
+from .recipes import build_trainer, class_split, make_rig, recipe_config
+from .rendernet import RenderNetTeacher, render_mesh_views, train_rendernet
 from .report import write_report
 from .shapes import SYNTHETIC_CATEGORIES, Mesh, sample_surface
-from .teachers import load_teacher
+from .teachers import load_teacher, random_weights_like
 from .trainer import load_checkpoint, load_model_state
-from .transforms import base_novel_split, collate_points, few_shot_episodes
+from .transforms import collate_points, few_shot_episodes
 from .widgets import image_to_png
 
 # %% auto #0
-__all__ = ['DEMO_SIZES', 'synthetic_sample', 'shape_file_sample', 'render_source', 'render_views', 'load_student',
-           'novel_test_set', 'linear_probe_novel', 'evaluate_checkpoint', 'demo_teacher', 'demo_config',
-           'novel_probe_table', 'run_demo', 'parse_grid', 'sweep_run_name', 'write_sweep', 'run_sweep']
+__all__ = ['DEMO_SIZES', 'DEMO_TASKS', 'synthetic_sample', 'shape_file_sample', 'render_source', 'render_views', 'load_student',
+           'novel_classes', 'novel_set', 'linear_probe_novel', 'evaluate_checkpoint', 'demo_teacher', 'control_teacher',
+           'demo_config', 'novel_probe_table', 'run_demo', 'parse_grid', 'sweep_run_name', 'write_sweep', 'run_sweep']
 
 # %% ../nbs/11b_experiments.ipynb #8d58ae74
 def synthetic_sample(which: str, num_points: int = 2048,
@@ -105,50 +106,58 @@ def load_student(checkpoint: str | os.PathLike | None, cfg: Config | None = None
         load_model_state(backbone, weights, f"checkpoint `{checkpoint}`")
     return backbone.eval(), cfg
 
-def novel_test_set(cfg: Config, samples_per_class: int = 30,
-                   rotate_up: bool = False) -> SyntheticShapes:
-    "The novel classes' test split of the run's SyntheticShapes base/novel split (turned if asked)."
-    _, novel = base_novel_split(list(SYNTHETIC_CATEGORIES), num_novel=cfg.data.num_novel,
-                                seed=cfg.run.seed)
-    return SyntheticShapes("test", num_points=cfg.data.num_points, seed=cfg.run.seed,
-                           classes=novel, samples_per_class=samples_per_class, rotate_up=rotate_up)
+def novel_classes(cfg: Config, split: str = "val") -> list[str]:
+    "The run's val-novel (every choice is made on them) or test-novel (reported once) classes."
+    _, val_novel, test_novel = class_split(cfg, list(SYNTHETIC_CATEGORIES))
+    return {"val": val_novel, "test": test_novel}[check_choice(split, "split", ["val", "test"])]
+
+def novel_set(cfg: Config, split: str = "val", setting: str = "random upright",
+              samples_per_class: int = 40):
+    """SyntheticShapes of the run's `split`-novel classes under evaluation `setting` (see
+    `evaluate.EVAL_SETTINGS`), from that shape split, the same shapes for every training seed."""
+    return EVAL_SETTINGS.build(setting, classes=novel_classes(cfg, split), split=split,
+                               num_points=cfg.data.num_points, samples_per_class=samples_per_class,
+                               seed=cfg.data.split_seed)
 
 def linear_probe_novel(backbone, cfg: Config, n_way: int = 5, k_shot: int = 10, n_query: int = 15,
-                       episodes: int = 10, seed: int = 0, dataset=None) -> dict:
-    "Linear-probe accuracy (mean, 95% interval over episodes) of `backbone` on the novel classes."
-    dataset = dataset or novel_test_set(cfg, samples_per_class=k_shot + n_query)
-    features, labels = extract_features(backbone, dataset)
+                       episodes: int = 10, seed: int = 0, dataset=None, split: str = "val") -> dict:
+    "Linear-probe accuracy (mean, t-interval over episodes) of `backbone` on novel classes."
+    dataset = dataset or novel_set(cfg, split, "random upright", samples_per_class=k_shot + n_query)
+    features, labels = extract_features(backbone, dataset, progress=False)
     eps = few_shot_episodes(labels, n_way, k_shot, n_query, episodes, seed=seed)
-    accs = linear_probe_episodes(features, labels, eps)
+    accs = linear_probe_episodes(features, labels, eps, classifier="logreg")
     return {"protocol": "linear_probe", "setting": f"{n_way}-way {k_shot}-shot", **summarize(accs)}
 
 def evaluate_checkpoint(checkpoint: str | os.PathLike, n_way: int = 5, k_shot: int = 10,
-                        episodes: int = 10, baseline: bool = False) -> ResultTable:
+                        episodes: int = 10, baseline: bool = False,
+                        split: str = "val") -> ResultTable:
     "Novel-class linear probes of a checkpoint's student (and, with `baseline`, a random-init one)."
     student, cfg = load_student(checkpoint)
     students = {"checkpoint": student}
     if baseline: students["random init"] = load_student(None, cfg)[0]
     table = ResultTable()
     for name, net in students.items():
-        row = linear_probe_novel(net, cfg, n_way, k_shot, episodes=episodes)
+        row = linear_probe_novel(net, cfg, n_way, k_shot, episodes=episodes, split=split)
         table.add({"student": name, **row})
     return table
 
 # %% ../nbs/11b_experiments.ipynb #b40034e6
 DEMO_SIZES = {  # full: the `make demo` run (<= 10 min on 2 CPU cores); quick: the tests' run
-    "full": dict(points=512, per_class=24, teacher_epochs=12, teacher_per_class=24, steps=150,
-                 views=6, image=64, episodes=10, batch=16),
+    "full": dict(points=512, per_class=24, teacher_epochs=12, teacher_per_class=24, steps=300,
+                 views=6, image=64, episodes=50, batch=16, eval_per_class=40),
     "quick": dict(points=256, per_class=3, teacher_epochs=1, teacher_per_class=3, steps=3,
-                  views=4, image=32, episodes=3, batch=8),
+                  views=4, image=32, episodes=3, batch=8, eval_per_class=12),
 }
+DEMO_TASKS = (("as built", 5, 10), ("random upright", 5, 1), ("random upright", 8, 5),
+              ("partial scan", 5, 1), ("partial scan", 8, 5))   # (setting, way, shot)
 
 def demo_teacher(out: Path, teacher: str | None, base: list[str], sizes: dict, seed: int = 0,
                  progress: bool = True) -> tuple[str, object]:
     "(spec, teacher): `teacher` loaded, or RenderNet trained on `base` into `out/teacher`."
     if teacher is not None:
-        print(f"[1/4] loading the teacher {teacher}")
+        print(f"[1/5] loading the teacher {teacher}")
         return teacher, load_teacher(teacher)
-    print(f"[1/4] training the RenderNet teacher on {len(base)} base classes (shaded mesh renders)")
+    print(f"[1/5] training the RenderNet teacher on {len(base)} base classes (shaded mesh renders)")
     ckpt = out / "teacher" / "rendernet.pt"
     model, _ = train_rendernet(base_classes=base, epochs=sizes["teacher_epochs"],
                                image_size=sizes["image"],
@@ -156,61 +165,94 @@ def demo_teacher(out: Path, teacher: str | None, base: list[str], sizes: dict, s
                                progress=progress)
     return f"rendernet:{ckpt}", model
 
+def control_teacher(teacher, classes: list[str], image_size: int, seed: int = 0,
+                    per_class: int = 8, views: int = 4):
+    "`teacher`'s random-weight twin, its batch norm measured on mesh renders of `classes`."
+    shapes = SyntheticShapes("train", num_points=32, samples_per_class=per_class, seed=seed,
+                             classes=list(classes), with_mesh=True)
+    pictures, _ = render_mesh_views(shapes, views, image_size, seed, progress=False)
+    return random_weights_like(teacher, pictures.flatten(0, 1).float() / 255, seed=seed)
+
 def demo_config(spec: str, out: Path, sizes: dict, image_size: int, seed: int = 0,
-                progress: bool = True) -> Config:
+                progress: bool = True, name: str = "mvnet") -> Config:
     "The demo's `mvnet` configuration at `sizes` (a `DEMO_SIZES` entry)."
     steps = sizes["steps"]
     return recipe_config("mvnet", {
         "teacher": {"spec": spec},
-        "run": {"seed": seed, "out_dir": str(out), "name": "mvnet", "progress": progress},
+        "run": {"seed": seed, "out_dir": str(out), "name": name, "progress": progress},
         "data": {"num_points": sizes["points"], "samples_per_class": sizes["per_class"],
-                 "batch_size": sizes["batch"], "num_novel": 8},
+                 "batch_size": sizes["batch"]},
         "render": {"views": sizes["views"], "image_size": image_size},
         "optim": {"epochs": 1000, "max_steps": steps, "warmup_steps": max(1, steps // 10),
                   "lr": 1e-3}})
 
-def novel_probe_table(cfg: Config, students: dict, episodes: int, seed: int = 0) -> ResultTable:
-    "Linear probes of each of `students` {name: backbone} on the novel shapes, as built and turned."
-    table = ResultTable()
-    for poses, rotate in (("as built", False), ("random upright", True)):  # any turn about up
-        test_set = novel_test_set(cfg, samples_per_class=25, rotate_up=rotate)
-        for name, net in students.items():
-            table.add({"student": name, "novel poses": poses,
-                       **linear_probe_novel(net, cfg, episodes=episodes, seed=seed,
-                                            dataset=test_set)})
+# %% ../nbs/11b_experiments.ipynb #5007249c
+def novel_probe_table(cfg: Config, students: dict, tasks=DEMO_TASKS, episodes: int = 50,
+                      split: str = "val", samples_per_class: int = 40,
+                      seed: int = 0) -> ResultTable:
+    "Linear probes of each of `students` {name: backbone} on novel classes, task by task."
+    table, sets = ResultTable(), {}
+    for setting, way, shot in tasks:
+        if setting not in sets:
+            sets[setting] = novel_set(cfg, split, setting, samples_per_class)
+        features = {n: extract_features(net, sets[setting], progress=False)
+                    for n, net in students.items()}
+        labels = next(iter(features.values()))[1]
+        queries = min(15, samples_per_class - shot)              # 15 when the set allows it
+        eps = few_shot_episodes(labels, way, shot, queries, episodes, seed=seed)
+        for name, (f, y) in features.items():
+            accs = linear_probe_episodes(f, y, eps, classifier="logreg")
+            table.add({"student": name, "setting": setting, "protocol": "linear_probe",
+                       "task": f"{way}-way {shot}-shot", **summarize(accs)})
     return table
 
-# %% ../nbs/11b_experiments.ipynb #5007249c
+# %% ../nbs/11b_experiments.ipynb #44c991c8
+def _pretrain(cfg: Config, out: Path, teacher, what: str, step: str) -> object:
+    "One of the demo's mvnet runs, with `teacher`; the trained `Trainer`."
+    print(f"[{step}/5] pretraining a tiny point transformer with the mvnet recipe for "
+          f"{cfg.optim.max_steps} steps, {what}")
+    return build_trainer(cfg, run_dir=out / cfg.run.name, teacher=teacher).fit()
+
 def run_demo(out_dir: str | os.PathLike = "runs/demo", teacher: str | None = None,
              size: str = "full", seed: int = 0, progress: bool = True) -> dict:
-    "Teacher, mvnet pretraining, novel-class few-shot evaluation and report; paths and the table."
+    "Teacher and twin, two mvnet runs, novel-class probes, shortcut gaps and the report."
     s = DEMO_SIZES[check_choice(size, "size", DEMO_SIZES)]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    base, novel = base_novel_split(list(SYNTHETIC_CATEGORIES), num_novel=8, seed=seed)
+    split_of = demo_config("", out, s, s["image"])
+    base, val_novel, _ = class_split(split_of, list(SYNTHETIC_CATEGORIES))
     spec, model = demo_teacher(out, teacher, base, s, seed, progress)
     image_size = s["image"] if teacher is None else model.input_size
     cfg = demo_config(spec, out, s, image_size, seed, progress)
-    print(f"[2/4] pretraining a tiny point transformer with the mvnet recipe "
-          f"for {s['steps']} steps")
-    trainer = build_trainer(cfg, run_dir=out / "mvnet", teacher=model).fit()
-    print(f"[3/4] novel-class few-shot evaluation ({', '.join(novel)})")
+    real = _pretrain(cfg, out, model, "against the teacher", "2")
+    control = control_teacher(model, base, image_size, seed)
+    twin_cfg = apply_overrides(cfg, {"run": {"name": "mvnet-random-teacher"}})
+    twin = _pretrain(twin_cfg, out, control, "against its random-weight twin (the control)", "3")
+    print(f"[4/5] val-novel few-shot evaluation ({', '.join(val_novel)})")
     students = {"random init": load_student(None, cfg)[0],
-                "mvnet pretrained": trainer.method.backbone.eval()}
-    table = novel_probe_table(cfg, students, s["episodes"], seed)
-    print("[4/4] writing the report")
-    val = trainer.datasets["val"]
+                "mvnet, teacher": real.method.backbone.eval(),
+                "mvnet, random-weight teacher": twin.method.backbone.eval(),
+                "shape statistics": ShapeStatistics()}
+    table = novel_probe_table(cfg, students, episodes=s["episodes"],
+                              samples_per_class=s["eval_per_class"], seed=seed)
+    runs = {"mvnet, teacher": real, "mvnet, random-weight teacher": twin}
+    gaps = ResultTable([{"run": n, "shortcut_gap": t.history[-1]["shortcut_gap"],
+                         "val_transfer": t.history[-1]["val_transfer"]} for n, t in runs.items()])
+    print("[5/5] writing the report")
+    val = real.datasets["val"]
     probe = collate_points([val[i] for i in range(min(2, len(val)))])
-    snapshot = trainer.method.snapshot(trainer.method.prepare(probe, step=0))
-    tables = {"Novel-class few-shot (linear_probe, frozen global features)": table}
-    path = write_report(out, trainer.history, snapshot, tables,
-                        title="p2ikit demo: mvnet on SyntheticShapes")
+    snapshot = real.method.snapshot(real.method.prepare(probe, step=0))
+    tables = {"Val-novel few-shot (linear_probe, frozen global features)": table,
+              "Shortcut gap (validation batch, last step)": gaps}
+    path = write_report(out, real.history, snapshot, tables,
+                        title="p2ikit demo: mvnet on SyntheticShapes, against its control")
     elapsed = time.perf_counter() - t0
     print(table.to_markdown())
+    print(gaps.to_markdown())
     print(f"demo finished in {elapsed / 60:.1f} min; report: {path}")
-    return {"report": path, "table": table, "run_dir": out / "mvnet", "teacher": spec,
-            "seconds": elapsed}
+    return {"report": path, "table": table, "gaps": gaps, "run_dir": out / "mvnet",
+            "teacher": spec, "seconds": elapsed}
 
 # %% ../nbs/11b_experiments.ipynb #d50be29d
 def parse_grid(items: list[str]) -> dict[str, list]:

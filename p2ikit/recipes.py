@@ -34,14 +34,15 @@ from .shapes import SYNTHETIC_CATEGORIES
 from .teachers import load_teacher
 from .trainer import (Callback, Method, Trainer, rng_state, set_rng_state, step_generator,
                             to_device)
-from .transforms import ClassSubset, base_novel_split, collate_points, default_augment
+from .transforms import (ClassSubset, check_unseen, collate_points, default_augment,
+                               three_way_split)
 
 # %% auto #0
 __all__ = ['RECIPES', 'NORM_LAYERS', 'make_rig', 'augment_batch', 'computed_by_recipe', 'loss_spec', 'Frozen', 'TransferMethod',
-           'snapshot_to_cpu', 'recipe_config', 'make_datasets', 'SampleRenders', 'ValidationProbe', 'build_method',
-           'default_run_dir', 'build_trainer', 'pretrain', 'view_decoder', 'dense_decoder', 'mean_features',
-           'shortcut_gap', 'MVNet', 'global_transfer', 'PointMCD', 'projection_head', 'CrossPoint', 'CLIP2Point',
-           'ACTDistill', 'P2IDecoder', 'P2P']
+           'snapshot_to_cpu', 'recipe_config', 'class_split', 'make_datasets', 'SampleRenders', 'ValidationProbe',
+           'build_method', 'default_run_dir', 'build_trainer', 'pretrain', 'view_decoder', 'dense_decoder',
+           'mean_features', 'shortcut_gap', 'MVNet', 'global_transfer', 'PointMCD', 'projection_head', 'CrossPoint',
+           'CLIP2Point', 'ACTDistill', 'P2IDecoder', 'P2P']
 
 # %% ../nbs/08d_recipes.ipynb #e5e83696
 def make_rig(render: RenderConfig, step: int = 0, seed: int = 0) -> ViewRig:
@@ -203,27 +204,37 @@ def recipe_config(recipe: str = "mvnet", overrides: list[str] | dict | None = No
     return cfg
 
 # %% ../nbs/08d_recipes.ipynb #9ad2ffe2
+def class_split(cfg: Config, classes: list[str]) -> tuple[list[str], list[str], list[str]]:
+    "(base, val_novel, test_novel) of `classes` by `data.split_seed` and the two novel counts."
+    d = cfg.data
+    if not (d.num_val_novel or d.num_test_novel):
+        return list(classes), [], []
+    return three_way_split(classes, d.num_val_novel, d.num_test_novel, seed=d.split_seed)
+
 def make_datasets(cfg: Config) -> dict:
-    "{'train', 'val': datasets of the base classes, 'classes', 'base', 'novel': class names}."
+    """{'train', 'val': datasets of the base classes, 'classes', 'base', 'val_novel',
+    'test_novel': class names}."""
     d, seed = cfg.data, cfg.run.seed
     DATASETS.check(d.dataset, "data.dataset")
     if d.dataset == "synthetic":
-        base, novel = base_novel_split(list(SYNTHETIC_CATEGORIES), num_novel=d.num_novel, seed=seed)
+        base, val_novel, test_novel = class_split(cfg, list(SYNTHETIC_CATEGORIES))
         common = dict(num_points=d.num_points, seed=seed, classes=base, cache_dir=d.cache_dir,
                       with_mesh=cfg.render.teacher_input == "mesh")
-        return {"train": DATASETS.build("synthetic", split="train",
+        sets = {"train": DATASETS.build("synthetic", split="train",
                                         samples_per_class=d.samples_per_class, **common),
                 "val": DATASETS.build("synthetic", split="val",
-                                      samples_per_class=max(2, d.samples_per_class // 4), **common),
-                "classes": list(SYNTHETIC_CATEGORIES), "base": base, "novel": novel}
-    if d.root is None: raise BadInput(f"`data.root` must be set for `data.dataset` {d.dataset!r}")
-    sets = {split: DATASETS.build(d.dataset, root=d.root, split=split, num_points=d.num_points,
-                                  seed=seed, **d.options) for split in ("train", "val")}
-    classes = list(sets["train"].classes)
-    base, novel = (base_novel_split(classes, num_novel=d.num_novel, seed=seed) if d.num_novel
-                   else (classes, []))
-    if novel: sets = {k: ClassSubset(v, base) for k, v in sets.items()}
-    return {**sets, "classes": classes, "base": base, "novel": novel}
+                                      samples_per_class=max(2, d.samples_per_class // 4), **common)}
+        classes = list(SYNTHETIC_CATEGORIES)
+    else:
+        if d.root is None:
+            raise BadInput(f"`data.root` must be set for `data.dataset` {d.dataset!r}")
+        sets = {split: DATASETS.build(d.dataset, root=d.root, split=split, num_points=d.num_points,
+                                      seed=seed, **d.options) for split in ("train", "val")}
+        classes = list(sets["train"].classes)
+        base, val_novel, test_novel = class_split(cfg, classes)
+        if len(base) < len(classes): sets = {k: ClassSubset(v, base) for k, v in sets.items()}
+    return {**sets, "classes": classes, "base": base, "val_novel": val_novel,
+            "test_novel": test_novel}
 
 # %% ../nbs/08d_recipes.ipynb #5d41bcb3
 class SampleRenders(Callback):
@@ -299,6 +310,9 @@ def build_trainer(cfg: Config, callbacks: list[Callback] | None = None, run_dir=
     "Data, teacher, method and `Trainer` for `cfg`; the run folder defaults to `default_run_dir`."
     seed_everything(cfg.run.seed)
     datasets = datasets or make_datasets(cfg)
+    teacher = load_teacher(cfg.teacher.spec) if teacher is None else teacher
+    novel = [*datasets.get("val_novel", ()), *datasets.get("test_novel", ())]
+    check_unseen(getattr(teacher, "classes", ()), novel, "the teacher")
     method = build_method(cfg, teacher, num_classes=len(datasets["base"]))
     watch = [SampleRenders(), ValidationProbe()]
     return Trainer(method, datasets["train"], cfg, callbacks=[*watch, *(callbacks or [])],

@@ -16,7 +16,7 @@ from fastcore.basics import patch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .config import Config, apply_overrides
+from .config import Config, DataConfig, apply_overrides
 from .core import (BadInput, CorruptCheckpoint, MissingWeights, atomic_torch_save,
                          check_positive, describe_mismatch, get_device, seed_everything)
 from .datasets import SyntheticShapes
@@ -25,11 +25,11 @@ from .render import RIGS
 from .shapes import SYNTHETIC_CATEGORIES
 from .teachers import TEACHERS, Teacher
 from .trainer import Callback, Method, Trainer, step_generator
-from .transforms import ClassSubset, base_novel_split
+from .transforms import ClassSubset, three_way_split
 
 # %% auto #0
-__all__ = ['RenderNet', 'RenderNetTeacher', 'render_mesh_views', 'RenderedViews', 'ViewClassification', 'rendernet_config',
-           'train_rendernet']
+__all__ = ['RenderNet', 'RenderNetTeacher', 'render_mesh_views', 'RenderedViews', 'ViewClassification', 'default_base_classes',
+           'rendernet_config', 'train_rendernet']
 
 # %% ../nbs/08c_rendernet.ipynb #b2eff13d
 def _conv_bn(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -229,10 +229,15 @@ class ViewClassification(Method):
         return per_view, per_shape
 
 # %% ../nbs/08c_rendernet.ipynb #617da3ab
+def default_base_classes(classes) -> list[str]:
+    "The base classes of `classes` under the default three-way split (`DataConfig`'s)."
+    d = DataConfig()
+    return three_way_split(list(classes), d.num_val_novel, d.num_test_novel, d.split_seed)[0]
+
 def _rendernet_splits(dataset, val_dataset, base_classes, samples_per_class, seed):
     "(train, val) ClassSubsets of the base classes."
     if dataset is None:
-        if base_classes is None: base_classes = base_novel_split(SYNTHETIC_CATEGORIES, seed=seed)[0]
+        if base_classes is None: base_classes = default_base_classes(SYNTHETIC_CATEGORIES)
         def make(split):
             return SyntheticShapes(split, num_points=32, samples_per_class=samples_per_class,
                                    seed=seed, classes=list(base_classes), with_mesh=True)
@@ -240,7 +245,7 @@ def _rendernet_splits(dataset, val_dataset, base_classes, samples_per_class, see
     elif val_dataset is None:
         raise BadInput("`val_dataset` is required with a custom `dataset` (its val split: "
                        "accuracy is never measured on test)")
-    if base_classes is None: base_classes = base_novel_split(dataset.classes, seed=seed)[0]
+    if base_classes is None: base_classes = default_base_classes(dataset.classes)
     train_set, val_set = ClassSubset(dataset, base_classes), ClassSubset(val_dataset, base_classes)
     if not len(train_set) or not len(val_set):
         raise BadInput(f"no shapes of {list(base_classes)} in the train ({len(train_set)}) or "
@@ -277,8 +282,8 @@ def train_rendernet(dataset=None, base_classes: Sequence[str] | None = None, epo
     """Train a `RenderNet` on mesh renders of the base classes -> `(RenderNetTeacher, report)`.
 
     `dataset`: a train split whose items have `mesh` (default `SyntheticShapes('train',
-    with_mesh=True)` of `base_classes`); `base_classes`: default the base half of
-    `base_novel_split(dataset.classes, seed=seed)`; `val_dataset`: the matching val split (default
+    with_mesh=True)` of `base_classes`); `base_classes`: default
+    `default_base_classes(dataset.classes)`; `val_dataset`: the matching val split (default
     `SyntheticShapes('val', ...)`; required with a custom `dataset`). Prints the base-class
     validation accuracy; `out`: checkpoint path, written atomically."""
     for name, v in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr)):

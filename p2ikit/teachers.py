@@ -9,6 +9,7 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # read by huggingface_hub at import: never download
 
+import copy
 import difflib
 import hashlib
 import json
@@ -32,11 +33,11 @@ from .core import (BadInput, CorruptCheckpoint, MissingWeights, Registry, check_
                          check_tensor, describe_mismatch, get_device, sha256_tensor)
 
 # %% auto #0
-__all__ = ['POINTCLIP_TEMPLATES', 'POINTCLIP_FEWSHOT_TEMPLATES', 'POINTCLIP_V2_TEMPLATES', 'CLIP_TEMPLATES', 'PROMPT_TEMPLATES',
-           'OPENCLIP_CONFIGS', 'TEACHERS', 'TeacherOut', 'state_dict_sha256', 'check_images', 'Teacher',
-           'format_prompts', 'openclip_architecture', 'default_weights_dir', 'hub_cache_dir', 'find_openclip_weights',
-           'read_state_dict', 'load_openclip_weights', 'OpenCLIPSource', 'openclip_source', 'wants_quick_gelu',
-           'load_openclip_model', 'OpenCLIPTeacher', 'load_teacher']
+__all__ = ['BATCH_NORMS', 'POINTCLIP_TEMPLATES', 'POINTCLIP_FEWSHOT_TEMPLATES', 'POINTCLIP_V2_TEMPLATES', 'CLIP_TEMPLATES',
+           'PROMPT_TEMPLATES', 'OPENCLIP_CONFIGS', 'TEACHERS', 'TeacherOut', 'state_dict_sha256', 'check_images',
+           'Teacher', 'random_weights_like', 'format_prompts', 'openclip_architecture', 'default_weights_dir',
+           'hub_cache_dir', 'find_openclip_weights', 'read_state_dict', 'load_openclip_weights', 'OpenCLIPSource',
+           'openclip_source', 'wants_quick_gelu', 'load_openclip_model', 'OpenCLIPTeacher', 'load_teacher']
 
 # %% ../nbs/06a_teachers.ipynb #fb61c030
 class TeacherOut(NamedTuple):
@@ -157,6 +158,43 @@ def refresh_identity(self: Teacher) -> str:
     "Recompute `identity` after changing the weights in place (the feature cache keys on it)."
     self._identity = None
     return self.identity
+
+# %% ../nbs/06a_teachers.ipynb #414cd668
+BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+
+def _redraw(module: nn.Module):
+    "Every weight of `module` drawn anew: layers' `reset_parameters`, else normal draws."
+    own = {id(p) for m in module.modules() if hasattr(m, "reset_parameters")
+           for p in m.parameters(recurse=False)}
+    for m in module.modules():
+        if hasattr(m, "reset_parameters"):
+            m.reset_parameters()
+    for p in module.parameters():
+        if id(p) not in own:
+            nn.init.normal_(p, std=float(p.detach().float().std()) if p.numel() > 1 else 0.02)
+
+def random_weights_like(teacher: Teacher, calibration: torch.Tensor | None = None,
+                        seed: int = 0) -> Teacher:
+    """A frozen copy of `teacher` with random weights (drawn with `seed`, the global random state
+    untouched); batch-norm statistics re-measured on `calibration` (M, 3, H, W) in [0, 1]."""
+    twin = copy.deepcopy(teacher)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        _redraw(twin)
+    norms = [m for m in twin.modules() if isinstance(m, BATCH_NORMS)]
+    if norms and calibration is None:
+        raise BadInput(f"{type(teacher).__name__} has batch norm: give `calibration` pictures")
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None                             # a plain average over the pictures
+        m.train(True)
+    if norms:
+        twin.encode(calibration)
+    for m in norms:
+        m.train(False)
+    twin.freeze()
+    twin.refresh_identity()
+    return twin
 
 # %% ../nbs/06a_teachers.ipynb #616062c4
 POINTCLIP_TEMPLATES = ("point cloud depth map of a {}.",)

@@ -45,7 +45,8 @@ def test_help_and_info(tmp_path):
     res = p2ikit("train-teacher", "--help", cwd=tmp_path)
     flags = ["--epochs", "--image-size", "--views", "--width", "--embed-dim", "--batch-size",
              "--lr", "--weight-decay", "--label-smoothing", "--samples-per-class",
-             "--image-kind", "--out", "--seed", "--device", "--num-novel"]
+             "--image-kind", "--out", "--seed", "--device", "--split-seed", "--num-val-novel",
+             "--num-test-novel"]
     assert res.returncode == 0 and all(f in res.stdout for f in flags), res.stdout
     res = p2ikit("info", cwd=tmp_path)
     assert res.returncode == 0 and "SyntheticShapes" in res.stdout, res.stderr
@@ -122,11 +123,14 @@ def test_ctrl_c_saves_a_checkpoint(tmp_path, teacher):
 def test_quick_demo(tmp_path):
     res = p2ikit("demo", "--quick", "--out-dir", tmp_path / "demo", cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
-    assert "random init" in res.stdout and "mvnet pretrained" in res.stdout
+    for student in ("random init", "mvnet, teacher", "mvnet, random-weight teacher",
+                    "shape statistics"):
+        assert f"| {student} |" in res.stdout, res.stdout
     assert "report:" in res.stdout
-    header = "| student | novel poses | protocol | setting | mean | std | ci95 | n |"
+    header = "| student | setting | protocol | task | mean | std | ci95 | n |"
     rows = [line for line in res.stdout.splitlines() if line.startswith("| ")]
-    assert rows[0] == header and len(rows) == 5, res.stdout
+    assert rows[0] == header and len(rows) == 1 + 4 * 5 + 1 + 2, res.stdout   # + the gaps
+    assert "| run | shortcut_gap | val_transfer |" in rows
     html = (tmp_path / "demo" / "report.html").read_text()
     assert "<table" in html and html.count("data:image/png;base64") >= 2
 

@@ -48,12 +48,16 @@ def test_tutorial_headless_widget_state(tmp_path, monkeypatch):
     models = _models(nb)
     assert shown[0].data[view]["model_id"] in models
 
-    # curves: one trace per loss part plus lr and throughput, every step present
+    # curves: one trace per loss part, lr and throughput at every step; the validation probe's
+    # diagnostics (shortcut gap) at the steps it ran
     curves = next(f for f in _figures(nb) if any(t.get("name") == "loss" for t in f))
     names = [t["name"] for t in curves]
-    assert names[:3] == ["loss", "transfer", "consistency"], names
-    assert names[-2:] == ["lr", "samples_per_s"], names
-    assert all(len(t["x"]) == len(t["y"]) == steps for t in curves)
+    assert names[:4] == ["loss", "transfer", "consistency", "global"], names
+    every = [t for t in curves if t["name"] not in ("shortcut_gap", "val_transfer")]
+    assert {"lr", "samples_per_s"} <= set(names) and "shortcut_gap" in names, names
+    assert all(len(t["x"]) == len(t["y"]) == steps for t in every)
+    gap = next(t for t in curves if t["name"] == "shortcut_gap")
+    assert 0 < len(gap["x"]) < steps and gap["x"][-1] == steps
 
     # the look-back slider spans the kept snapshots and shows the newest
     slider = next(m["state"] for m in _models(nb, "IntSliderModel").values()
