@@ -142,6 +142,7 @@ def timm_source(model_name: str, weights: str | os.PathLike | None = None, weigh
         model_name = f"{arch.arch}.{weights}"
     path = find_timm_weights(model_name, weights_dir, cache_dir)
     tag = timm_weight_files(model_name)[1]
+    if tag and arch.tag is None: model_name = f"{arch.arch}.{tag}"      # timm's default tag
     return TimmSource(model_name, timm_architecture(model_name), tag or "pretrained", str(path))
 
 # %% ../nbs/06c_timm.ipynb #83ed69c4
