@@ -32,6 +32,7 @@ from .render import RIGS
 from .rendernet import train_rendernet
 from .shapes import SYNTHETIC_CATEGORIES
 from .teachers import TEACHERS, default_weights_dir, hub_cache_dir
+from .timm_teachers import timm_weights_found
 
 # %% auto #0
 __all__ = ['REGISTRIES', 'WEIGHT_SUFFIXES', 'TEACHER_ARGUMENTS', 'TEACHER_DEFAULTS', 'COMMANDS', 'package_version',
@@ -64,6 +65,7 @@ def info(data_root: str | os.PathLike | None = None) -> dict:
     "Versions, device, the datasets and teacher weights found on local disk, the registries."
     out = {"p2ikit": package_version("p2ikit"), "python": platform.python_version(),
            "torch": torch.__version__, "open_clip_torch": package_version("open_clip_torch"),
+           "timm": package_version("timm"), "tensorboard": package_version("tensorboard"),
            "open3d": package_version("open3d"), "device": str(get_device()),
            "threads": torch.get_num_threads(), "hf_hub_offline": os.environ.get("HF_HUB_OFFLINE")}
     root = Path(data_root or os.environ.get("P2IKIT_DATA", "data"))
@@ -73,6 +75,7 @@ def info(data_root: str | os.PathLike | None = None) -> dict:
                if DATASETS.meta(name).get("builtin")}
     out["datasets"] = {**builtin, **found}
     out["weights"] = find_weights([default_weights_dir(), hub_cache_dir(), Path("runs")])
+    out["timm models"] = timm_weights_found()
     return out | {kind: registry.names for kind, registry in REGISTRIES.items()}
 
 def format_info(values: dict) -> str:
@@ -118,10 +121,14 @@ def add_pretrain(sub):
     p.add_argument("--resume", metavar="CHECKPOINT", help="continue from a checkpoint")
     p.add_argument("--dry-run", action="store_true",
                    help="print the resolved configuration and stop")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="write TensorBoard event files into the run folder "
+                        "(= --set run.tensorboard=true)")
     p.set_defaults(run=_pretrain)
 
 def _pretrain(a) -> int:
-    cfg = recipe_config(a.recipe, a.overrides, a.config)
+    tensorboard = ["run.tensorboard=true"] if a.tensorboard else []
+    cfg = recipe_config(a.recipe, [*a.overrides, *tensorboard], a.config)
     if a.dry_run:
         print(json.dumps(cfg.to_dict(), indent=2))
         return 0

@@ -47,9 +47,10 @@ class RenderConfig:
 
 @dataclass
 class TeacherConfig:
-    spec: str = "rendernet:runs/teacher/rendernet.pt"   # or openclip:<model>:<tag or path>
+    spec: str = "rendernet:runs/teacher/rendernet.pt"   # or openclip:..., timm:<model>[:<weights>]
     cache_dir: str | None = None      # a FeatureCache folder; None: teacher features every step
     cache_bytes: int = 2 << 30
+    options: dict = field(default_factory=dict)   # teacher keyword arguments, {image_size: 224}
 
 # %% ../nbs/08a_config.ipynb #02fe1422
 @dataclass
@@ -93,6 +94,7 @@ class RunConfig:
     probe_every: int = 25             # steps between diagnostics on a validation batch; 0: never
     early_stop_patience: int | None = None
     progress: bool = True
+    tensorboard: bool = False         # TensorBoard event files in the run folder
 
 @dataclass
 class Config:

@@ -294,7 +294,7 @@ def run_sweep(recipe: str, grid: dict[str, list], overrides: list[str] = (), fil
     out, keys = Path(out_dir), list(grid)
     combos = list(itertools.product(*grid.values()))
     base_cfg = recipe_config(recipe, list(overrides), files)
-    teacher = teacher if teacher is not None else load_teacher(base_cfg.teacher.spec)
+    if teacher is None: teacher = load_teacher(base_cfg.teacher.spec, **base_cfg.teacher.options)
     table = ResultTable()
     for n, values in enumerate(combos):
         setting = dict(zip(keys, values))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import numbers
 import os
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from fastcore.basics import patch
 from torch import nn
+from torchvision.utils import make_grid
 
 from .backbones import PointFeatures, make_backbone
 from .cache import FeatureCache
@@ -27,22 +29,23 @@ from .image_losses import (LossSpec, PatchDiscriminator, gan_discriminator_loss,
 from .losses import (PointMCDLoss, UncertaintyWeightedLoss, ViewDescriptor,
                            feature_transfer_loss, info_nce,
                            multiview_consistency_loss)
-from .pictures import image_grid, render_depth_images, render_mesh
+from .pictures import cosine_map, image_grid, pca_rgb, render_depth_images, render_mesh
 from .render import RIGS, ViewRig, correspondences, lift, render_points, splat_mask
 from .rendernet import RenderNetTeacher  # registers 'rendernet:', the default teacher.spec
 from .shapes import SYNTHETIC_CATEGORIES
 from .teachers import load_teacher
-from .trainer import (Callback, Method, Trainer, rng_state, set_rng_state, step_generator,
-                            to_device)
+from .timm_teachers import TIMM_NORM_LAYERS  # registers 'timm:'
+from .trainer import (RECORD_FIELDS, Callback, Method, Trainer, rng_state, set_rng_state,
+                            step_generator, to_device)
 from .transforms import (ClassSubset, check_unseen, collate_points, default_augment,
                                three_way_split)
 
 # %% auto #0
 __all__ = ['RECIPES', 'NORM_LAYERS', 'make_rig', 'augment_batch', 'computed_by_recipe', 'loss_spec', 'Frozen', 'TransferMethod',
            'snapshot_to_cpu', 'recipe_config', 'class_split', 'make_datasets', 'SampleRenders', 'ValidationProbe',
-           'build_method', 'default_run_dir', 'build_trainer', 'pretrain', 'view_decoder', 'dense_decoder',
-           'mean_features', 'shortcut_gap', 'MVNet', 'global_transfer', 'PointMCD', 'projection_head', 'CrossPoint',
-           'CLIP2Point', 'ACTDistill', 'P2IDecoder', 'P2P']
+           'scalar_tags', 'probe_pictures', 'TensorBoardLogger', 'build_method', 'default_run_dir', 'build_trainer',
+           'pretrain', 'view_decoder', 'dense_decoder', 'mean_features', 'shortcut_gap', 'MVNet', 'global_transfer',
+           'PointMCD', 'projection_head', 'CrossPoint', 'CLIP2Point', 'ACTDistill', 'P2IDecoder', 'P2P']
 
 # %% ../nbs/08d_recipes.ipynb #e5e83696
 def make_rig(render: RenderConfig, step: int = 0, seed: int = 0) -> ViewRig:
@@ -293,11 +296,92 @@ class ValidationProbe(Callback):
             method.train(was)
             set_rng_state(state)
 
+# %% ../nbs/08d_recipes.ipynb #704080d8
+def _is_number(v) -> bool: return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+def scalar_tags(record: dict) -> dict[str, float]:
+    "{TensorBoard tag: value} of the numbers of a step record (step and wall time are not values)."
+    tags = {}
+    for key, value in record.items():
+        if key in ("step", "time"): continue
+        if isinstance(value, dict):
+            tags.update({f"{key}/{k}": float(v) for k, v in value.items() if _is_number(v)})
+        elif _is_number(value) and key in RECORD_FIELDS: tags[f"run/{key}"] = float(value)
+        elif _is_number(value) and key.startswith("val_"): tags[f"val/{key[4:]}"] = float(value)
+        elif _is_number(value): tags[f"train/{key}"] = float(value)
+    return tags
+
+# %% ../nbs/08d_recipes.ipynb #fdd90536
+def _magma(values: torch.Tensor) -> torch.Tensor:
+    "Values (..., h, w) in [-1, 1] as magma colours (..., 3, h, w) in [0, 1]."
+    from matplotlib import colormaps
+    rgba = colormaps["magma"](((values.float() + 1) / 2).clamp(0, 1).numpy())
+    return torch.from_numpy(rgba[..., :3]).movedim(-1, -3).float()
+
+def _centre_cell(rendering, sample: int, size: tuple[int, int]) -> tuple[int, int]:
+    "The cell of view 0 (of an h×w map) nearest the centre that holds a visible point."
+    covered = splat_mask(rendering, size)[sample, 0, 0]
+    ys, xs = torch.nonzero(covered, as_tuple=True) if covered.any() else (None, None)
+    if ys is None: return size[0] // 2, size[1] // 2
+    k = int(((ys - size[0] // 2) ** 2 + (xs - size[1] // 2) ** 2).argmin())
+    return int(ys[k]), int(xs[k])
+
+def probe_pictures(snapshot: dict, sample: int = 0) -> dict[str, torch.Tensor]:
+    "{row: pictures (V, 3, S, S) in [0, 1]} of one sample of a `snapshot`, S the largest size."
+    rows = {k: snapshot[k][sample].float() for k in SampleRenders.keys
+            if snapshot.get(k) is not None}
+    maps = {who: snapshot[f"{who}_dense"][sample].float() for who in ("teacher", "student")
+            if snapshot.get(f"{who}_dense") is not None}                 # (V, D, h, w) each
+    if len({m.shape[1] for m in maps.values()}) == 1:                    # one space: one PCA
+        rows.update({f"{who}_pca": rgb for who, rgb in zip(maps, pca_rgb(*maps.values()))})
+        y, x = _centre_cell(snapshot["rendering"], sample, next(iter(maps.values())).shape[-2:])
+        for who, m in maps.items():
+            rows[f"{who}_similarity"] = _magma(cosine_map(m[0, :, y, x], m))
+    if not rows: return {}
+    size = max(r.shape[-1] for r in rows.values())
+    return {k: F.interpolate(r, size=(size, size), mode="nearest") for k, r in rows.items()}
+
+# %% ../nbs/08d_recipes.ipynb #619d03a6
+class TensorBoardLogger(SampleRenders):
+    """TensorBoard event files in `run_dir`: each step record's numbers (`scalar_tags`) every
+    `run.log_every` steps, and the probe's pictures (`probe_pictures`) every `every` steps
+    (`run.sample_every`; 0: only at the end) as `probe/<row>` and `probe/grid`."""
+    def before_fit(self, trainer):
+        super().before_fit(trainer)
+        self.writer, self.written = None, None
+        if not (trainer.is_main and trainer.run_dir is not None): return
+        from torch.utils.tensorboard import SummaryWriter   # only when asked for: a slow import
+        self.writer = SummaryWriter(str(trainer.run_dir), flush_secs=10,
+                                    purge_step=trainer.step + 1 if trainer.step else None)
+    def after_step(self, trainer, record):
+        if self.writer is not None and record["step"] % trainer.cfg.run.log_every == 0:
+            for tag, value in scalar_tags(record).items():
+                self.writer.add_scalar(tag, value, record["step"])
+        super().after_step(trainer, record)
+    def after_fit(self, trainer):
+        super().after_fit(trainer)
+        if self.writer is not None: self.writer.close()
+    def write(self, trainer) -> list[str]:
+        "Write the probe's pictures at this step (once a step); the tags written."
+        if self.writer is None or self.written == trainer.step: return []
+        with torch.no_grad():
+            inputs = trainer.method.prepare(to_device(self.probe, trainer.device), 0)
+            rows = probe_pictures(trainer.method.snapshot(inputs))
+        if not rows: return []
+        V = len(next(iter(rows.values())))
+        rows["grid"] = torch.cat(list(rows.values()))
+        for name, pictures in rows.items():
+            grid = make_grid(pictures, nrow=V, padding=2, pad_value=1.0)
+            self.writer.add_image(f"probe/{name}", grid, trainer.step)
+        self.writer.flush()
+        self.written = trainer.step
+        return [f"probe/{name}" for name in rows]
+
 # %% ../nbs/08d_recipes.ipynb #a14322a4
 def build_method(cfg: Config, teacher=None, num_classes: int | None = None) -> Method:
     "The recipe's `Method` for `cfg`, with `teacher` (loaded from `cfg.teacher.spec` when None)."
     RECIPES.check(cfg.recipe, "recipe")
-    if teacher is None: teacher = load_teacher(cfg.teacher.spec)
+    if teacher is None: teacher = load_teacher(cfg.teacher.spec, **cfg.teacher.options)
     return RECIPES[cfg.recipe](cfg, teacher, num_classes)
 
 def default_run_dir(cfg: Config) -> Path:
@@ -310,11 +394,12 @@ def build_trainer(cfg: Config, callbacks: list[Callback] | None = None, run_dir=
     "Data, teacher, method and `Trainer` for `cfg`; the run folder defaults to `default_run_dir`."
     seed_everything(cfg.run.seed)
     datasets = datasets or make_datasets(cfg)
-    teacher = load_teacher(cfg.teacher.spec) if teacher is None else teacher
+    if teacher is None: teacher = load_teacher(cfg.teacher.spec, **cfg.teacher.options)
     novel = [*datasets.get("val_novel", ()), *datasets.get("test_novel", ())]
     check_unseen(getattr(teacher, "classes", ()), novel, "the teacher")
     method = build_method(cfg, teacher, num_classes=len(datasets["base"]))
-    watch = [SampleRenders(), ValidationProbe()]
+    watch = [SampleRenders(), ValidationProbe(),
+             *([TensorBoardLogger()] if cfg.run.tensorboard else [])]
     return Trainer(method, datasets["train"], cfg, callbacks=[*watch, *(callbacks or [])],
                    collate_fn=collate_points, datasets=datasets,
                    run_dir=default_run_dir(cfg) if run_dir is None else run_dir)
@@ -567,7 +652,8 @@ class P2IDecoder(TransferMethod):
 
 # %% ../nbs/08d_recipes.ipynb #03e523e1
 NORM_LAYERS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.LazyBatchNorm1d,
-               nn.LazyBatchNorm2d, nn.LazyBatchNorm3d, nn.SyncBatchNorm, nn.LayerNorm, nn.GroupNorm)
+               nn.LazyBatchNorm2d, nn.LazyBatchNorm3d, nn.SyncBatchNorm, nn.LayerNorm, nn.GroupNorm,
+               *((nn.RMSNorm,) if hasattr(nn, "RMSNorm") else ()), *TIMM_NORM_LAYERS)
 
 @RECIPES.register("p2p", defaults={
     "decoder": {"type": "image"},

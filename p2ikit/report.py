@@ -17,11 +17,11 @@ import matplotlib.pyplot as plt
 import torch
 
 from .core import BadInput, atomic_write, check_tensor
-from .pictures import draw_image, image_grid
+from .pictures import cosine_map, draw_image, image_grid, pca_rgb
 from .render import splat_mask
 from .trainer import record_series
 from .similarity import nearest_covered
-from .widgets import check_snapshot, cosine_map, pca_rgb, pick
+from .widgets import check_snapshot, pick
 
 # %% auto #0
 __all__ = ['REPORT_STYLE', 'figure_uri', 'plot_history', 'similarity_cell', 'snapshot_rows', 'plot_snapshot', 'html_page',

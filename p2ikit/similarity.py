@@ -17,8 +17,9 @@ from plotly.subplots import make_subplots
 
 from .core import BadInput
 from .render import lift, point_cells
+from .pictures import cosine_map
 from .widgets import (TEMPLATE, UI_LOCK, FigureBox, PlotlyAdapter, PointCloudViewer,
-                            check_snapshot, colour_range, cosine_map, pick, rgb_uint8)
+                            check_snapshot, colour_range, pick, rgb_uint8)
 
 # %% auto #0
 __all__ = ['SimilarityExplorer', 'sample_rendering', 'nearest_covered', 'point_at_cell', 'cells_of_point']

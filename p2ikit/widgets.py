@@ -21,20 +21,15 @@ from PIL import Image as PILImage
 
 from .core import BadInput, check_choice, check_positive, check_tensor, sha256_tensor
 from .render import lift, render_points, splat
-from .pictures import DEPTH_STYLES, render_depth_images, render_mesh
+from .pictures import (DEPTH_STYLES, cosine_map, cpu_tensor, pca_rgb,
+                             render_depth_images, render_mesh)
 
 # %% auto #0
-__all__ = ['SNAPSHOT_SHAPES', 'UI_LOCK', 'TEMPLATE', 'image_to_png', 'rgb_uint8', 'pca_rgb', 'colour_range', 'cosine_map',
-           'check_snapshot', 'pick', 'PlotlyAdapter', 'FigureBox', 'ImageGrid', 'toy_teacher_features',
-           'toy_teacher_maps', 'toy_snapshot', 'ViewGallery', 'ReconstructionViewer', 'PointCloudViewer']
+__all__ = ['SNAPSHOT_SHAPES', 'UI_LOCK', 'TEMPLATE', 'image_to_png', 'rgb_uint8', 'colour_range', 'check_snapshot', 'pick',
+           'PlotlyAdapter', 'FigureBox', 'ImageGrid', 'toy_teacher_features', 'toy_teacher_maps', 'toy_snapshot',
+           'ViewGallery', 'ReconstructionViewer', 'PointCloudViewer']
 
 # %% ../nbs/10a_widgets.ipynb #152401f9
-def _as_tensor(x, name: str) -> torch.Tensor:
-    if isinstance(x, np.ndarray): x = torch.from_numpy(x)
-    if not isinstance(x, torch.Tensor):
-        raise BadInput(f"`{name}` must be a tensor or NumPy array, got {type(x).__name__}")
-    return x.detach().cpu()
-
 def _to_uint8(x: torch.Tensor) -> torch.Tensor:
     if x.dtype == torch.uint8: return x
     return (x.float().nan_to_num(0).clamp(0, 1) * 255 + 0.5).to(torch.uint8)
@@ -44,7 +39,7 @@ def image_to_png(image, size: int | None = None) -> bytes:
     size is 1 or 3 and the last is not), or (H,W) grey; float in [0,1] (clipped) or uint8.
 
     `size`: enlarge (nearest neighbour) so that the longer side has about `size` pixels."""
-    x = _as_tensor(image, "image")
+    x = cpu_tensor(image, "image")
     if x.ndim == 2: x = x[..., None]
     check_tensor(x, "image", (None, None, None))
     if x.shape[0] in (1, 3) and x.shape[-1] not in (1, 3): x = x.permute(1, 2, 0)
@@ -62,89 +57,17 @@ def image_to_png(image, size: int | None = None) -> bytes:
 
 def rgb_uint8(image) -> np.ndarray:
     "An image (3,H,W) float in [0,1] as a (H,W,3) uint8 array (what a plotly `go.Image` takes)."
-    x = _as_tensor(image, "image")
+    x = cpu_tensor(image, "image")
     check_tensor(x, "image", (3, None, None))
     return _to_uint8(x).permute(1, 2, 0).contiguous().numpy()
 
 # %% ../nbs/10a_widgets.ipynb #6d4f38db
-def _channels_last(features: Sequence, channel_dim: int) -> list[torch.Tensor]:
-    "Each of `features` with its channels moved last; all must have the same channel count."
-    flat, C = [], None
-    for k, f in enumerate(features):
-        f = _as_tensor(f, f"features[{k}]").float()
-        check_tensor(f, f"features[{k}]", finite=True)
-        if f.ndim < 1 or not -f.ndim <= channel_dim < f.ndim:
-            raise BadInput(f"`features[{k}]` of shape {tuple(f.shape)} has no "
-                           f"channel_dim {channel_dim}")
-        f = f.movedim(channel_dim, -1)
-        if C is not None and f.shape[-1] != C:
-            raise BadInput(f"one PCA basis needs the same channel count: `features[{k}]` has "
-                           f"{f.shape[-1]} channels, `features[0]` has {C}")
-        C = f.shape[-1]
-        flat.append(f)
-    return flat
-
-def _pca_basis(fit: torch.Tensor, C: int) -> tuple[torch.Tensor, torch.Tensor]:
-    "(mean (C,), 3 components (3, C)) of the rows `fit` (M, C); zero components below 2 rows."
-    comps = torch.zeros(3, C)
-    if len(fit) < 2: return (fit.mean(0) if len(fit) else torch.zeros(C)), comps
-    mean = fit.mean(0)
-    _, _, vt = torch.linalg.svd(fit - mean, full_matrices=False)
-    k = min(3, vt.shape[0])
-    comps[:k] = vt[:k]
-    # an eigenvector's sign is arbitrary: make the largest loading positive so colours do not
-    # flip between refreshes
-    sign = torch.sign(comps.gather(1, comps.abs().argmax(1, keepdim=True)))
-    return mean, comps * torch.where(sign == 0, torch.ones_like(sign), sign)
-
-def pca_rgb(*features, channel_dim: int = -3, normalize: bool = True,
-            max_fit: int = 8192) -> list[torch.Tensor]:
-    """Colour feature maps (...,C,h,w) (or per-point features (...,C) with `channel_dim=-1`) with
-    one shared PCA. Returns one tensor per input, channels replaced by RGB in [0,1] (same
-    position). Each component is scaled by its 1st-99th percentile over all inputs, so the colours
-    of different inputs are comparable."""
-    if not features: raise BadInput("pca_rgb needs at least one feature tensor")
-    flat = _channels_last(features, channel_dim)
-    C = flat[0].shape[-1]
-    rows = torch.cat([f.reshape(-1, C) for f in flat])
-    valid = rows.norm(dim=1) > 0
-    if normalize: rows = F.normalize(rows, dim=1)
-    fit = rows[valid]
-    if len(fit) > max_fit:   # a deterministic subsample
-        fit = fit[torch.linspace(0, len(fit) - 1, max_fit).long()]
-    mean, comps = _pca_basis(fit, C)
-    proj = (rows - mean) @ comps.T                                      # (M,3)
-    lo = hi = torch.zeros(3)
-    if valid.any():
-        lo, hi = torch.quantile(proj[valid], 0.01, dim=0), torch.quantile(proj[valid], 0.99, dim=0)
-    rgb = ((proj - lo) / (hi - lo).clamp_min(1e-6)).clamp(0, 1)
-    rgb = torch.where(valid[:, None], rgb, torch.zeros_like(rgb))
-    out, start = [], 0
-    for f in flat:
-        n = f[..., 0].numel()
-        out.append(rgb[start:start + n].reshape(*f.shape[:-1], 3).movedim(-1, channel_dim))
-        start += n
-    return out
-
-# %% ../nbs/10a_widgets.ipynb #1a3cf90d
 def colour_range(values, fixed=None) -> tuple[float, float]:
     "`fixed`, or the values' own [min, max] (never empty, so a constant map still draws)."
     if fixed is not None: return float(fixed[0]), float(fixed[1])
     if values is None or not values.numel(): return -1.0, 1.0
     lo, hi = float(values.min()), float(values.max())
     return (lo, hi) if hi - lo > 1e-6 else (hi - 1e-3, hi + 1e-3)
-
-def cosine_map(query, features, channel_dim: int = -3) -> torch.Tensor:
-    """Cosine similarity of `query` (C,) with every vector of `features` (...,C,h,w) (or (...,C)
-    with `channel_dim=-1`): the channel dimension is removed. Zero vectors give 0."""
-    q = _as_tensor(query, "query").float()
-    f = _as_tensor(features, "features").float()
-    check_tensor(q, "query", ("C",))
-    if f.ndim < 1 or f.shape[channel_dim] != q.shape[0]:
-        raise BadInput(f"`features` {tuple(f.shape)} must have {q.shape[0]} channels "
-                       f"(the query's) at dim {channel_dim}")
-    f = F.normalize(f.movedim(channel_dim, -1), dim=-1)
-    return f @ F.normalize(q, dim=0)
 
 # %% ../nbs/10a_widgets.ipynb #bb1bc3b1
 SNAPSHOT_SHAPES = {
@@ -339,7 +262,7 @@ class ImageGrid(W.GridBox):
 
     def set_row(self, name: str, images):
         "Show `images` (V,3,H,W) float in [0,1] as row `name` (created on first use)."
-        x = _as_tensor(images, f"images[{name!r}]")
+        x = cpu_tensor(images, f"images[{name!r}]")
         check_tensor(x, f"images[{name!r}]", (None, 3, None, None))
         self.images[name] = x
         row = self.rows.get(name)
@@ -397,9 +320,9 @@ class ViewGallery(W.VBox):
     @classmethod
     def from_points(cls, points, rig, views=None, **kwargs) -> "ViewGallery":
         "Gallery of `points` (N,3) or (1,N,3) seen by `rig`, with optional teacher `views`."
-        p = _as_tensor(points, "points")
+        p = cpu_tensor(points, "points")
         p = p[None] if p.ndim == 2 else p
-        snap = {"points": p, "views": None if views is None else _as_tensor(views, "views")[None]}
+        snap = {"points": p, "views": None if views is None else cpu_tensor(views, "views")[None]}
         return cls(snap, rig=rig, **kwargs)
 
     @property
@@ -528,9 +451,9 @@ class PointCloudViewer(W.VBox):
 def from_points(cls: PointCloudViewer, points, rendering=None, features=None,
                 **kwargs) -> PointCloudViewer:
     "Viewer of `points` (N,3) or (1,N,3), optional `rendering` (batch of 1), `features` (N,C)."
-    p = _as_tensor(points, "points")
+    p = cpu_tensor(points, "points")
     p = p[None] if p.ndim == 2 else p
-    feats = None if features is None else _as_tensor(features, "features")
+    feats = None if features is None else cpu_tensor(features, "features")
     if feats is not None and feats.ndim == 2: feats = feats[None]
     snap = {"points": p, "rendering": rendering, "student_points": feats}
     return cls(snap, features="student_points", **kwargs)
@@ -587,7 +510,7 @@ def color_by(self: PointCloudViewer, mode: str, values=None, view: int | None = 
     "Colour by `mode`; `values` (N,) in [-1,1] for `similarity`; `view` for depth/visibility."
     check_choice(mode, "mode", self.modes)
     if values is not None:
-        v = _as_tensor(values, "values").float()
+        v = cpu_tensor(values, "values").float()
         check_tensor(v, "values", (len(self._points) if self._points is not None else None,))
         self.similarity = v
     if view is not None:
