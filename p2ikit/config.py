@@ -51,6 +51,7 @@ class TeacherConfig:
     cache_dir: str | None = None      # a FeatureCache folder; None: teacher features every step
     cache_bytes: int = 2 << 30
     options: dict = field(default_factory=dict)   # teacher keyword arguments, {image_size: 224}
+    bank_rotations: int = 0           # > 0: teacher features banked for this many turns about up
 
 # %% ../nbs/08a_config.ipynb #02fe1422
 @dataclass

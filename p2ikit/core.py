@@ -20,9 +20,9 @@ from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['UP_AXIS', 'P2IError', 'BadInput', 'MissingData', 'MissingWeights', 'CorruptFile', 'CorruptCache', 'CorruptCheckpoint',
-           'check_tensor', 'check_points', 'check_choice', 'check_positive', 'Registry', 'seed_everything',
-           'make_generator', 'get_device', 'atomic_write', 'atomic_torch_save', 'sha256_file', 'sha256_tensor',
-           'normalize_unit_sphere', 'describe_mismatch']
+           'all_finite', 'check_tensor', 'check_points', 'check_choice', 'check_positive', 'Registry',
+           'seed_everything', 'make_generator', 'get_device', 'atomic_write', 'atomic_torch_save', 'sha256_file',
+           'sha256_tensor', 'normalize_unit_sphere', 'describe_mismatch']
 
 # %% ../nbs/00_core.ipynb #029fe536
 class P2IError(Exception):
@@ -66,6 +66,13 @@ def _check_sizes(x: torch.Tensor, name: str, shape: Sequence, dims: dict):
             dims.setdefault(spec, (size, name))
 
 # %% ../nbs/00_core.ipynb #5f047b7e
+def all_finite(x: torch.Tensor) -> bool:
+    "Whether every value of `x` is finite (integer and empty tensors are)."
+    if not x.is_floating_point() or x.numel() == 0:
+        return True
+    return bool(torch.isfinite(x.sum())) or bool(torch.isfinite(x).all())
+
+# %% ../nbs/00_core.ipynb #f055f852
 def check_tensor(x, name: str, shape: Sequence | None = None, dims: dict | None = None,
                  dtype: torch.dtype | str | None = None, finite: bool = False,
                  nonempty: bool = True) -> dict:
@@ -87,7 +94,7 @@ def check_tensor(x, name: str, shape: Sequence | None = None, dims: dict | None 
         raise BadInput(f"`{name}` must be floating point, got {x.dtype}")
     if dtype not in (None, "float") and x.dtype != dtype:
         raise BadInput(f"`{name}` must have dtype {dtype}, got {x.dtype}")
-    if finite and x.is_floating_point() and not bool(torch.isfinite(x).all()):
+    if finite and not all_finite(x):
         bad = (~torch.isfinite(x)).sum().item()
         raise BadInput(f"`{name}` has {bad} non-finite value(s) (NaN or inf); "
                        f"shape {tuple(x.shape)}")

@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from fastcore.basics import patch
 
-from .core import (BadInput, Registry, UP_AXIS, check_choice, check_positive, check_tensor,
-                         make_generator)
+from .core import (BadInput, Registry, UP_AXIS, all_finite, check_choice, check_positive,
+                         check_tensor, make_generator)
 from .ops import euler_to_matrix, sample_spacing
 
 # %% auto #0
@@ -24,6 +24,8 @@ __all__ = ['NEAR_DEPTH', 'RIGS', 'check_cloud', 'ViewRig', 'Rendering', 'check_r
 def check_cloud(points, name: str = "points") -> dict:
     "Check a float cloud (B, N, 3) with N > 0; non-finite values name the clouds that hold them."
     dims = check_tensor(points, name, ("B", "N", 3), dtype="float")
+    if all_finite(points):
+        return dims
     bad = ~torch.isfinite(points).all(-1).all(-1)
     if bool(bad.any()):
         clouds = bad.nonzero().flatten().tolist()
