@@ -64,6 +64,7 @@ class TransferBenchmark:
     teacher_epochs: int = 12
     teacher_per_class: int = 24
     split_seed: int = 0
+    bank_rotations: int = 36             # turns of 10° (`bank.TeacherBank`); 0: online teacher
     workers: int = 2
 
 QUICK_BENCHMARK = TransferBenchmark(seeds=(0, 1), steps=2, episodes=3, eval_per_class=12,
@@ -77,6 +78,7 @@ def benchmark_config(bench: TransferBenchmark, recipe: str, seed: int) -> Config
     check_choice(bench.split, "split", ["val", "test"])
     return recipe_config(recipe, {
         "run": {"seed": seed, "progress": False, "probe_every": bench.steps},
+        "teacher": {"bank_rotations": bench.bank_rotations},
         "data": {"num_points": bench.num_points, "samples_per_class": bench.per_class,
                  "batch_size": bench.batch_size, "split_seed": bench.split_seed},
         "render": {"views": bench.views, "image_size": bench.image_size},

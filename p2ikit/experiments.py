@@ -143,10 +143,10 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, n_way: int = 5, k_shot: i
 
 # %% ../nbs/11b_experiments.ipynb #b40034e6
 DEMO_SIZES = {  # full: the `make demo` run (<= 10 min on 2 CPU cores); quick: the tests' run
-    "full": dict(points=512, per_class=24, teacher_epochs=12, teacher_per_class=24, steps=300,
-                 views=6, image=64, episodes=50, batch=16, eval_per_class=40),
+    "full": dict(points=512, per_class=24, teacher_epochs=12, teacher_per_class=24, steps=450,
+                 views=6, image=64, episodes=50, batch=16, eval_per_class=40, bank_rotations=36),
     "quick": dict(points=256, per_class=3, teacher_epochs=1, teacher_per_class=3, steps=3,
-                  views=4, image=32, episodes=3, batch=8, eval_per_class=12),
+                  views=4, image=32, episodes=3, batch=8, eval_per_class=12, bank_rotations=8),
 }
 DEMO_TASKS = (("as built", 5, 10), ("random upright", 5, 1), ("random upright", 8, 5),
               ("partial scan", 5, 1), ("partial scan", 8, 5))   # (setting, way, shot)
@@ -183,6 +183,7 @@ def demo_config(spec: str, out: Path, sizes: dict, image_size: int, seed: int = 
         "data": {"num_points": sizes["points"], "samples_per_class": sizes["per_class"],
                  "batch_size": sizes["batch"]},
         "render": {"views": sizes["views"], "image_size": image_size},
+        "teacher": {"bank_rotations": sizes["bank_rotations"]},
         "optim": {"epochs": 1000, "max_steps": steps, "warmup_steps": max(1, steps // 10),
                   "lr": 1e-3}})
 
