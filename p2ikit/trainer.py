@@ -378,6 +378,7 @@ def _check_optimizer_state(self: Trainer, sd, src: str):
                                             f"{tuple(p.shape)} (another model's optimizer?)")
     return sd
 
+# %% ../nbs/08b_trainer.ipynb #328d9a42
 @patch
 def _check_resume(self: Trainer, state: dict, src: str) -> dict:
     "Every part of a checkpoint checked against this trainer before anything is applied."
