@@ -246,10 +246,27 @@ def _extra_columns(a: np.ndarray, where: str) -> np.ndarray | None:
         return None
     return check_normals(n, where)  # raises, naming the first normal that is not unit
 
+def _check_npy_header(path: Path):
+    "The array a .npy header declares must fit in the file (np.load allocates it first)."
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0)
+            shape, _, dtype = read(f)
+            start = f.tell()
+    except Exception as e:
+        raise CorruptFile(f"{path}: not a readable .npy array ({type(e).__name__}: {e})") from None
+    if not dtype.hasobject:
+        n = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        check_declared(path, n, f"values of {dtype}", dtype.itemsize,
+                       path.stat().st_size - start)
+
 def read_columns(path: str | os.PathLike) -> dict:
     "`points` (M, 3) and `normals` (M, 3) or None of `.xyz`/`.txt` text or `.npy`, checked."
     path = check_file(path)
     if path.suffix.lower() == ".npy":
+        _check_npy_header(path)
         try:
             a = np.load(path, allow_pickle=False)
         except Exception as e:
@@ -336,7 +353,7 @@ def _obj_index(tok: str, nv: int, path, line: int) -> int:
 
 def _read_obj(path: Path) -> dict:
     "`mesh` (V, F) of an OBJ file with faces, else its vertices as `points`."
-    V, polys = [], []
+    V, polys, where = [], [], []
     for k, raw in enumerate(read_text(path, strict=False).splitlines(), 1):
         t = raw.split("#", 1)[0].split()
         if not t:
@@ -351,11 +368,17 @@ def _read_obj(path: Path) -> dict:
                 raise CorruptFile(f"{path}: line {k}: a vertex needs 3 coordinates: {raw!r}")
         elif t[0] == "f":
             polys.append([_obj_index(c, len(V), path, k) for c in t[1:]])
+            where.append((k, t[1:]))
     if not V:
         raise CorruptFile(f"{path}: no vertices ('v' lines) in this OBJ file")
     V = np.array(V, np.float64)
     if not polys:
         return dict(points=V, normals=None)
+    for (k, toks), poly in zip(where, polys):  # in OBJ's own 1-based terms
+        for tok, i in zip(toks, poly):
+            if not 0 <= i < len(V):
+                raise CorruptFile(f"{path}: line {k}: face corner {tok!r} is vertex {i + 1}, "
+                                  f"but the file has vertices 1..{len(V)}")
     return dict(mesh=(V, fan_triangulate(polys, str(path))))
 
 _STL_ROW = np.dtype([("normal", "<f4", 3), ("corners", "<f4", (3, 3)), ("attr", "<u2")])
@@ -375,6 +398,8 @@ def _read_stl(path: Path) -> dict:
             raise CorruptFile(f"{path}: unreadable ASCII STL vertex line") from None
         if len(corners) % 3:
             raise CorruptFile(f"{path}: {len(corners)} vertex lines, not 3 per facet")
+        if b"endsolid" not in data[-1024:]:
+            raise CorruptFile(f"{path}: ASCII STL without its closing 'endsolid' (truncated?)")
     else:
         raise CorruptFile(f"{path}: neither ASCII STL (no 'solid') nor binary STL (it declares "
                           f"{n} triangles = {84 + 50 * n} bytes, the file has {len(data)})")

@@ -190,7 +190,7 @@ add("obj_crlf", "a.obj", obj_text().replace("\n", "\r\n"), LOAD, faces=len(F))
 add("obj_latin1_comment", "a.obj", ("# créé\n" + obj_text()).encode("latin-1"), LOAD,
     faces=len(F))
 add("obj_index_zero", "a.obj", "v 0 0 0\nv 1 0 0\nv 1 1 0\nf 0 1 2\n", ERROR)
-add("obj_index_past_end", "a.obj", "v 0 0 0\nv 1 0 0\nv 1 1 0\nf 1 2 9\n", ERROR, says="8")
+add("obj_index_past_end", "a.obj", "v 0 0 0\nv 1 0 0\nv 1 1 0\nf 1 2 9\n", ERROR, says="vertex 9")
 add("obj_negative_too_far", "a.obj", "v 0 0 0\nv 1 0 0\nv 1 1 0\nf -1 -2 -7\n", ERROR)
 add("obj_bad_number", "a.obj", "v 0 0 zero\nv 1 0 0\nv 1 1 0\nf 1 2 3\n", ERROR)
 add("obj_cut_mid_face", "a.obj", obj_text()[:-4], ERROR)
