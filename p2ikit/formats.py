@@ -381,6 +381,7 @@ def _read_obj(path: Path) -> dict:
                                   f"but the file has vertices 1..{len(V)}")
     return dict(mesh=(V, fan_triangulate(polys, str(path))))
 
+# %% ../nbs/02b_formats.ipynb #c847295a
 _STL_ROW = np.dtype([("normal", "<f4", 3), ("corners", "<f4", (3, 3)), ("attr", "<u2")])
 
 def _read_stl(path: Path) -> dict:
