@@ -452,6 +452,15 @@ def _pcd_open3d(path: Path, n: int) -> np.ndarray:
     return np.c_[np.asarray(pc.points), np.asarray(pc.normals) if pc.has_normals() else
                  np.zeros((n, 0))]
 
+def _check_lzf_sizes(path: Path, sizes: bytes, want: int, left: int):
+    "A compressed PCD's two sizes must agree with its header and its length (LZF packs <= 88x)."
+    if len(sizes) < 8:
+        raise CorruptFile(f"{path}: binary_compressed PCD without its sizes")
+    packed, unpacked = (int(x) for x in np.frombuffer(sizes, "<u4"))
+    if unpacked != want or packed > left or unpacked > 100 * max(packed, 1):
+        raise CorruptFile(f"{path}: compressed PCD sizes {packed} -> {unpacked} bytes do not fit "
+                          f"its header ({want} bytes) and file ({left} bytes left)")
+
 def _read_pcd(path: Path) -> dict:
     "`points` (and `normals` when the fields have normal_x..z) of an ASCII or binary PCD file."
     data = read_bytes(path)
@@ -479,6 +488,7 @@ def _read_pcd(path: Path) -> dict:
         rec = np.frombuffer(data, dt, n, pos)
         get = lambda f: rec[f"{f}_{fields.index(f)}"][:, 0].astype(np.float64)
     else:
+        _check_lzf_sizes(path, data[pos:pos + 8], n * dt.itemsize, left - 8)
         a = _pcd_open3d(path, n)
         return dict(points=a[:, :3], normals=a[:, 3:6] if a.shape[1] >= 6 else None)
     if get is None:

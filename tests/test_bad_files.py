@@ -223,6 +223,22 @@ add("pcd_no_data_line", "a.pcd", pcd_head(50, "ascii").replace("DATA ascii\n", "
 add("pcd_nan", "a.pcd", pcd_ascii(np.where(np.arange(150).reshape(50, 3) == 7, np.nan, PTS)),
     ERROR)
 add("pcd_zero_normals", "a.pcd", pcd_ascii(N=np.zeros((50, 3))), ERROR)
+
+
+def pcd_compressed(points=50, cut=0):
+    "A binary_compressed (LZF) PCD written by Open3D, its POINTS set to `points`, cut short."
+    def w(path):
+        import open3d as o3d
+        pc = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(PTS))
+        o3d.io.write_point_cloud(str(path), pc, compressed=True)
+        raw = path.read_bytes().replace(b"POINTS 50", f"POINTS {points}".encode())
+        path.write_bytes(raw.replace(b"WIDTH 50", f"WIDTH {points}".encode())[: -cut or None])
+    return w
+
+
+add("pcd_compressed", "a.pcd", pcd_compressed(), LOAD, points=50, normals=False)
+add("pcd_compressed_cut", "a.pcd", pcd_compressed(cut=40), ERROR)
+add("pcd_compressed_huge", "a.pcd", pcd_compressed(points=900_000_000), ERROR, heavy=True)
 # xyz / txt
 add("xyz_normals", "a.xyz", xyz(np.c_[PTS, NRM]), LOAD, points=50, normals=True)
 add("xyz_rgb_columns", "a.xyz", xyz(np.c_[PTS, np.tile([[255, 128, 3]], (50, 1))]), LOAD,
