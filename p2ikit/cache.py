@@ -238,7 +238,7 @@ def entries(self: FeatureCache) -> list[tuple[Path, int, float]]:
                 st = e.stat()
             except FileNotFoundError:
                 continue
-            if e.name.endswith(self.suffix):
+            if e.name.endswith(self.suffix) and e.is_file():
                 out.append((Path(e.path), st.st_size, st.st_mtime))
             elif e.name.endswith(".tmp") and now - st.st_mtime > 3600:
                 _unlink_quietly(e.path)

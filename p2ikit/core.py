@@ -327,12 +327,14 @@ def verify_digests(obj, digests, source: str):
         raise CorruptCheckpoint(f"{source}: tensor `{lost[0]}` is recorded but missing "
                                 f"({len(lost)} missing)")
 
-def remove_stale_temps(folder: str | os.PathLike, min_age: float = 0.0) -> list[Path]:
-    "Delete `atomic_write`'s leftover `.*.tmp` files in `folder` older than `min_age` s; the list."
+def remove_stale_temps(folder: str | os.PathLike, name: str | None = None,
+                       min_age: float = 0.0) -> list[Path]:
+    """Delete `atomic_write`'s leftovers in `folder` (`.<name>.*.tmp`, any name if None) older than
+    `min_age` seconds; returns them."""
     folder, gone, now = Path(folder), [], time.time()
     if not folder.is_dir():
         return gone
-    for p in folder.glob(".*.tmp"):
+    for p in folder.glob(f".{name}.*.tmp" if name else ".*.tmp"):
         try:
             if p.is_file() and now - p.stat().st_mtime >= min_age:
                 p.unlink()

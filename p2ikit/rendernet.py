@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from .config import Config, DataConfig, apply_overrides
 from .core import (BadInput, CorruptCheckpoint, MissingWeights, atomic_torch_save,
                          check_positive, describe_mismatch, get_device, seed_everything,
-                         tensor_digests, verify_digests)
+                         remove_stale_temps, tensor_digests, verify_digests)
 from .datasets import SyntheticShapes
 from .pictures import render_mesh
 from .render import RIGS
@@ -304,6 +304,8 @@ def train_rendernet(dataset=None, base_classes: Sequence[str] | None = None, epo
     for name, v in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr)):
         check_positive(v, name)
     start = time.time()
+    if out is not None:                      # what a killed earlier write of `out` left
+        remove_stale_temps(Path(out).parent, Path(out).name)
     seed_everything(seed)
     train_set, val_set = _rendernet_splits(dataset, val_dataset, base_classes, samples_per_class,
                                            seed)
