@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import struct
 import time
 import warnings
@@ -117,9 +118,12 @@ class FeatureCache:
 
 # %% ../nbs/06b_cache.ipynb #02b6d3a8
 def _unlink_quietly(path) -> bool:
-    "Delete `path`; False if it was gone already (another process evicted it first)."
+    "Delete `path` (a directory squatting an entry's name too); False if it was gone already."
     try:
-        os.unlink(path)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
     except FileNotFoundError:
         return False
     return True
@@ -130,7 +134,12 @@ def read_entry(self: FeatureCache, path: str | os.PathLike, expect: dict | None 
     """The verified entry at `path` (key = file name, header values in `expect`, tensor `shapes`);
     `CorruptCache` naming the file if it is unusable, FileNotFoundError if it is absent."""
     path = Path(path)
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise
+    except OSError as e:  # a directory, a symlink loop, no permission
+        raise CorruptCache(f"Feature cache entry {path} is unusable ({e.strerror or e})") from None
     try:
         entry = decode_entry(data, {"key": path.stem, **(expect or {})})
         found = [tuple(t.shape) for t in entry.tensors]
@@ -229,7 +238,7 @@ def entries(self: FeatureCache) -> list[tuple[Path, int, float]]:
                 st = e.stat()
             except FileNotFoundError:
                 continue
-            if e.name.endswith(self.suffix):
+            if e.name.endswith(self.suffix) and e.is_file():
                 out.append((Path(e.path), st.st_size, st.st_mtime))
             elif e.name.endswith(".tmp") and now - st.st_mtime > 3600:
                 _unlink_quietly(e.path)

@@ -10,6 +10,7 @@ import inspect
 import os
 import random
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -22,7 +23,8 @@ from fastcore.basics import patch
 __all__ = ['UP_AXIS', 'P2IError', 'BadInput', 'MissingData', 'MissingWeights', 'CorruptFile', 'CorruptCache', 'CorruptCheckpoint',
            'all_finite', 'check_tensor', 'check_points', 'check_choice', 'check_positive', 'Registry',
            'seed_everything', 'make_generator', 'get_device', 'atomic_write', 'atomic_torch_save', 'sha256_file',
-           'sha256_tensor', 'normalize_unit_sphere', 'describe_mismatch']
+           'sha256_tensor', 'tensor_digests', 'verify_digests', 'remove_stale_temps', 'normalize_unit_sphere',
+           'describe_mismatch']
 
 # %% ../nbs/00_core.ipynb #029fe536
 class P2IError(Exception):
@@ -291,6 +293,55 @@ def sha256_tensor(*tensors: torch.Tensor) -> str:
         if t.numel():
             h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())  # reshape: 0-d tensors too
     return h.hexdigest()
+
+# %% ../nbs/00_core.ipynb #301c1b15
+def _walk_tensors(obj, prefix: str = ""):
+    "(dotted name, tensor) of every tensor inside nested dicts, lists and tuples."
+    if isinstance(obj, torch.Tensor):
+        yield prefix, obj
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _walk_tensors(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(obj, (list, tuple)):
+        for k, v in enumerate(obj):
+            yield from _walk_tensors(v, f"{prefix}.{k}" if prefix else str(k))
+
+def tensor_digests(obj) -> dict[str, str]:
+    "{dotted name: sha256_tensor} of every tensor inside `obj` (nested dicts, lists, tuples)."
+    return {name: sha256_tensor(t) for name, t in _walk_tensors(obj)}
+
+def verify_digests(obj, digests, source: str):
+    "Check `obj`'s tensors against `digests`; CorruptCheckpoint naming the first bad tensor."
+    if not isinstance(digests, dict):
+        raise CorruptCheckpoint(f"{source} has no tensor digests (found {type(digests).__name__})")
+    seen = set()
+    for name, t in _walk_tensors(obj):
+        seen.add(name)
+        if name not in digests:
+            raise CorruptCheckpoint(f"{source}: tensor `{name}` has no recorded digest")
+        if sha256_tensor(t) != digests[name]:
+            raise CorruptCheckpoint(f"{source}: tensor `{name}` {tuple(t.shape)} does not match "
+                                    "its digest (the file is damaged)")
+    lost = [k for k in digests if k not in seen]
+    if lost:
+        raise CorruptCheckpoint(f"{source}: tensor `{lost[0]}` is recorded but missing "
+                                f"({len(lost)} missing)")
+
+def remove_stale_temps(folder: str | os.PathLike, name: str | None = None,
+                       min_age: float = 0.0) -> list[Path]:
+    """Delete `atomic_write`'s leftovers in `folder` (`.<name>.*.tmp`, any name if None) older than
+    `min_age` seconds; returns them."""
+    folder, gone, now = Path(folder), [], time.time()
+    if not folder.is_dir():
+        return gone
+    for p in folder.glob(f".{name}.*.tmp" if name else ".*.tmp"):
+        try:
+            if p.is_file() and now - p.stat().st_mtime >= min_age:
+                p.unlink()
+                gone.append(p)
+        except FileNotFoundError:
+            pass
+    return gone
 
 # %% ../nbs/00_core.ipynb #6f226f55
 UP_AXIS = 1  # y is up everywhere in the kit

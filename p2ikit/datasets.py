@@ -18,8 +18,8 @@ from tqdm.auto import tqdm
 
 from .core import (BadInput, CorruptFile, MissingData, P2IError, Registry, atomic_write,
                          check_choice, normalize_unit_sphere)
-from .formats import (SHAPE_EXTENSIONS, check_array, read_columns, read_h5_arrays,
-                            read_shape_arrays, read_text)
+from .formats import (SHAPE_EXTENSIONS, check_cloud, check_mesh, check_normals,
+                            read_columns, read_h5_clouds, read_shape_arrays, read_text)
 from .ops import farthest_point_sample
 from .shapes import (SHAPES, SYNTHETIC_CATEGORIES, Mesh, mesh_unit_frame,
                            sample_surface_arrays, shape_arrays)
@@ -168,20 +168,10 @@ def _rng(self: PointDataset, rid: int) -> np.random.Generator:
     return np.random.default_rng([self.seed, rid])
 
 # %% ../nbs/02d_datasets.ipynb #4a5e47aa
-def _mesh_arrays(mesh, where: str) -> tuple[np.ndarray, np.ndarray]:
-    "Checked vertices (V, 3) and integer faces (F, 3) of a raw mesh, or CorruptFile naming `where`."
-    V = check_array(mesh[0], "mesh vertices", where)
-    F = np.asarray(mesh[1])
-    if F.ndim != 2 or F.shape[1] != 3 or not np.issubdtype(F.dtype, np.integer):
-        raise CorruptFile(f"{where}: faces must be integer triangles (F, 3), "
-                          f"got {F.shape} {F.dtype}")
-    if len(F) and (F.min() < 0 or F.max() >= len(V)):
-        raise CorruptFile(f"{where}: a face indexes vertex {int(F.max())} of {len(V)}")
-    return V, F
-
 @patch
 def _from_mesh(self: PointDataset, V: np.ndarray, F: np.ndarray, rid: int, where: str):
     "(points, normals, vertices): sampled on the mesh, moved into the unit sphere first."
+    V = V.astype(np.float64)        # checked as float32; the arithmetic in float64
     if self.normalize:
         c, s = mesh_unit_frame(V)
         V = (V - c) / s
@@ -194,11 +184,8 @@ def _from_mesh(self: PointDataset, V: np.ndarray, F: np.ndarray, rid: int, where
 @patch
 def _from_points(self: PointDataset, pts, nrm, V, rid: int, where: str):
     "(points, normals, vertices): checked, brought to `num_points`, moved into the unit sphere."
-    pts = check_array(pts, "points", where)
-    if nrm is not None:
-        nrm = check_array(nrm, "normals", where)
-        if len(nrm) != len(pts):
-            raise CorruptFile(f"{where}: {len(nrm)} normals for {len(pts)} points")
+    pts = check_cloud(pts, where)
+    nrm = None if nrm is None else check_normals(nrm, where, len(pts))
     if self.num_points is not None and len(pts) != self.num_points:
         idx = self._subsample(pts, rid)
         pts, nrm = pts[idx], None if nrm is None else nrm[idx]
@@ -214,13 +201,15 @@ def _from_points(self: PointDataset, pts, nrm, V, rid: int, where: str):
 def _finish(self: PointDataset, raw: dict, rid: int, where: str) -> dict:
     "The item (tensors) of a raw read (numpy)."
     pts, mesh = raw.get("points"), raw.get("mesh")
-    V, F = _mesh_arrays(mesh, where) if mesh is not None else (None, None)
+    if pts is None and mesh is None:
+        raise CorruptFile(f"{where}: no points and no faces")
+    V, F = check_mesh(*mesh, where) if mesh is not None else (None, None)
     if pts is None:
-        if mesh is None or len(F) == 0:
-            raise CorruptFile(f"{where}: no points and no faces")
         pts, nrm, V = self._from_mesh(V, F, rid, where)
     else:
         pts, nrm, V = self._from_points(pts, raw.get("normals"), V, rid, where)
+    if not np.isfinite(pts).all():  # the last guard: what goes out is finite, whatever came in
+        raise CorruptFile(f"{where}: the points are not finite after moving into the unit sphere")
     item = {"points": torch.from_numpy(np.ascontiguousarray(pts, dtype=np.float32))}
     if nrm is not None:
         item["normals"] = torch.from_numpy(np.ascontiguousarray(nrm, dtype=np.float32))
@@ -537,18 +526,17 @@ class _H5Clouds(PointDataset):
         pts, nrm, labels, self._where = [], [], [], []
         for path in files:
             try:
-                d = read_h5_arrays(path, ["data", "label"], ["normal"] if with_normals else [])
-                data, lab = d["data"], d["label"].reshape(-1)
-                self._check_h5(path, data, lab)
+                d = read_h5_clouds(path, len(self.classes), with_normals)
             except CorruptFile as e:
                 self._bad_entry(None, path, e)
                 continue
-            n = d.get("normal")
+            data, lab, n = d["points"], d["labels"], d["normals"]
             finite = np.isfinite(data).all((1, 2)) & (np.isfinite(n).all((1, 2))
                                                       if n is not None else True)
             for r in np.flatnonzero(~finite):
                 self._bad_entry(None, f"{path} row {r}",
-                                CorruptFile(f"{path}: row {r} has non-finite values"))
+                                CorruptFile(f"{path}: row {r} has values that are NaN, inf or "
+                                            "beyond float32's range"))
             pts.append(data[finite].astype(np.float32))
             labels.append(lab[finite].astype(np.int64))
             nrm.append(n[finite].astype(np.float32) if n is not None else None)
@@ -557,14 +545,6 @@ class _H5Clouds(PointDataset):
         self._normals = (np.concatenate(nrm) if nrm and all(x is not None for x in nrm)
                          else None)
         return np.concatenate(labels) if labels else np.zeros(0, np.int64)
-
-    def _check_h5(self, path: Path, data: np.ndarray, lab: np.ndarray):
-        if data.ndim != 3 or data.shape[-1] != 3 or data.shape[1] == 0:
-            raise CorruptFile(f"{path}: 'data' must have shape (n, P, 3), got {data.shape}")
-        if len(lab) != len(data):
-            raise CorruptFile(f"{path}: {len(lab)} labels for {len(data)} clouds")
-        if len(lab) and (lab.min() < 0 or lab.max() >= len(self.classes)):
-            raise CorruptFile(f"{path}: label {int(lab.max())} outside 0..{len(self.classes) - 1}")
 
     def _source(self, rid): return self._where[rid]
 

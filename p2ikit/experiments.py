@@ -17,8 +17,8 @@ import torch
 
 from .backbones import make_backbone
 from .config import Config, RenderConfig, apply_overrides, config_from_dict, parse_value
-from .core import (BadInput, MissingData, atomic_write, check_choice, normalize_unit_sphere,
-                         seed_everything)
+from .core import (BadInput, CorruptCheckpoint, MissingData, atomic_write, check_choice,
+                         normalize_unit_sphere, seed_everything)
 from .datasets import SyntheticShapes
 from .evaluate import (EVAL_SETTINGS, ShapeStatistics, extract_features,
                              linear_probe_episodes)
@@ -96,7 +96,10 @@ def load_student(checkpoint: str | os.PathLike | None, cfg: Config | None = None
     state = None
     if checkpoint is not None:
         state = load_checkpoint(checkpoint)
-        cfg = config_from_dict(state["config"])
+        if isinstance(state.get("config"), dict):
+            cfg = config_from_dict(state["config"])
+        elif cfg is None:
+            raise CorruptCheckpoint(f"checkpoint `{checkpoint}` holds no run config; pass `cfg`")
     if cfg is None: raise BadInput("give a `checkpoint` or a `cfg`")
     seed_everything(cfg.run.seed)
     backbone = make_backbone(cfg.backbone.name, preset=cfg.backbone.preset, **cfg.backbone.options)

@@ -18,7 +18,8 @@ from tqdm.auto import tqdm
 
 from .config import Config, DataConfig, apply_overrides
 from .core import (BadInput, CorruptCheckpoint, MissingWeights, atomic_torch_save,
-                         check_positive, describe_mismatch, get_device, seed_everything)
+                         check_positive, describe_mismatch, get_device, seed_everything,
+                         remove_stale_temps, tensor_digests, verify_digests)
 from .datasets import SyntheticShapes
 from .pictures import render_mesh
 from .render import RIGS
@@ -111,10 +112,11 @@ def encode_text(self: RenderNetTeacher, classnames: Sequence[str], templates=Non
 # %% ../nbs/08c_rendernet.ipynb #3b9e3ab7
 @patch
 def save(self: RenderNetTeacher, path: str | os.PathLike, report: dict | None = None) -> Path:
-    "Atomic checkpoint {format, config, state_dict, classes, report} (weights_only-readable)."
+    "Atomic checkpoint {format, config, state_dict, classes, report, digests of every tensor}."
     state = {k: v.detach().cpu() for k, v in self.net.state_dict().items()}
-    atomic_torch_save({"format": "p2ikit.rendernet", "version": 1, "config": self.config,
-                       "classes": self.classes, "state_dict": state, "report": report or {}}, path)
+    ck = {"format": "p2ikit.rendernet", "version": 2, "config": self.config,
+          "classes": self.classes, "state_dict": state, "report": report or {}}
+    atomic_torch_save({**ck, "digests": tensor_digests(ck)}, path)
     return Path(path)
 
 @patch(cls_method=True)
@@ -131,11 +133,24 @@ def load(cls: RenderNetTeacher, path: str | os.PathLike, device=None) -> RenderN
     if not isinstance(ck, dict) or ck.get("format") != "p2ikit.rendernet":
         raise CorruptCheckpoint(f"{path} is not a RenderNet checkpoint "
                                 "(no format='p2ikit.rendernet')")
-    teacher = cls(ck["config"], None, ck.get("classes", ()))
-    problem = describe_mismatch(teacher.net, ck["state_dict"])
+    src = f"RenderNet checkpoint {path}"
+    if ck.get("version", 1) >= 2:
+        verify_digests({k: v for k, v in ck.items() if k != "digests"}, ck.get("digests"), src)
+    config, sd, classes = ck.get("config"), ck.get("state_dict"), ck.get("classes", [])
+    if not isinstance(config, dict):
+        raise CorruptCheckpoint(f"{src} has no `config` dict (found {type(config).__name__})")
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise CorruptCheckpoint(f"{src} has no `state_dict` of tensors")
+    if not isinstance(classes, (list, tuple)) or not all(isinstance(c, str) for c in classes):
+        raise CorruptCheckpoint(f"{src}: `classes` must be a list of names, got {classes!r:.80}")
+    try:
+        teacher = cls(config, None, classes)
+    except Exception as e:
+        raise CorruptCheckpoint(f"{src} has an unusable config ({type(e).__name__}: {e})") from None
+    problem = describe_mismatch(teacher.net, sd)
     if problem:
-        raise CorruptCheckpoint(f"RenderNet checkpoint {path} does not fit its config: {problem}")
-    teacher.net.load_state_dict(ck["state_dict"])
+        raise CorruptCheckpoint(f"{src} does not fit its config: {problem}")
+    teacher.net.load_state_dict(sd)
     teacher.report = ck.get("report", {})
     return teacher.to(get_device(device)) if device is not None else teacher
 
@@ -289,6 +304,8 @@ def train_rendernet(dataset=None, base_classes: Sequence[str] | None = None, epo
     for name, v in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr)):
         check_positive(v, name)
     start = time.time()
+    if out is not None:                      # what a killed earlier write of `out` left
+        remove_stale_temps(Path(out).parent, Path(out).name)
     seed_everything(seed)
     train_set, val_set = _rendernet_splits(dataset, val_dataset, base_classes, samples_per_class,
                                            seed)

@@ -348,26 +348,37 @@ def _is_torchscript(path: Path) -> bool:
     with zipfile.ZipFile(path) as z:
         return any(n.endswith("/constants.pkl") or "/code/" in n for n in z.namelist())
 
-def _load_file(path: Path):
+_TORCHSCRIPT_RISK = ("torch.jit.load runs the code the archive holds and bypasses "
+                     "weights_only, so it is not safe for a file from elsewhere")
+
+def _load_file(path: Path, trust_torchscript: bool):
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
         return load_file(str(path))
     if _is_torchscript(path):
+        if not trust_torchscript:
+            raise BadInput(f"{path} is a TorchScript archive: {_TORCHSCRIPT_RISK}. Pass "
+                           "`trust_torchscript=True` only for a file from a source you trust "
+                           "(OpenAI's CLIP .pt files), or convert it once to .safetensors")
         sd = dict(torch.jit.load(str(path), map_location="cpu").state_dict())
         for k in ("input_resolution", "context_length", "vocab_size"):
             sd.pop(k, None)
         return sd
     return torch.load(path, map_location="cpu", weights_only=True)
 
-def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+def read_state_dict(path: str | os.PathLike,
+                    trust_torchscript: bool = False) -> dict[str, torch.Tensor]:
     """The state dict in a checkpoint file: .safetensors, a `torch.save`d dict (read with
-    `weights_only=True`, unwrapping `{'state_dict': ...}` and a DDP `module.` prefix) or a
-    TorchScript archive (OpenAI's CLIP files)."""
+    `weights_only=True`, unwrapping `{'state_dict': ...}` and a DDP `module.` prefix) or, only with
+    `trust_torchscript` (TorchScript runs code and bypasses `weights_only`), a TorchScript archive
+    (OpenAI's CLIP files)."""
     path = Path(path)
     if not path.is_file():
         raise MissingWeights(f"No checkpoint file at {path}")
     try:
-        sd = _load_file(path)
+        sd = _load_file(path, trust_torchscript)
+    except BadInput:
+        raise
     except Exception as e:
         msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
         raise CorruptCheckpoint(f"Cannot read checkpoint {path} ({type(e).__name__}: {msg}); is "
@@ -415,10 +426,10 @@ def _fit_openclip_state_dict(model: nn.Module, sd: dict) -> dict:
             sd[k] = _resize_grid(sd[k], want[0])
     return sd
 
-def load_openclip_weights(model: nn.Module, path: str | os.PathLike,
-                          model_name: str = "") -> nn.Module:
+def load_openclip_weights(model: nn.Module, path: str | os.PathLike, model_name: str = "",
+                          trust_torchscript: bool = False) -> nn.Module:
     "Load an open_clip checkpoint into `model`, or raise one `CorruptCheckpoint` saying why not."
-    sd = read_state_dict(path)
+    sd = read_state_dict(path, trust_torchscript)
     try:
         sd = _fit_openclip_state_dict(model, sd)
     except Exception:
@@ -520,7 +531,8 @@ def _check_tower(visual: nn.Module, name: str):
                        "features")
 
 def load_openclip_model(src: OpenCLIPSource, quick_gelu: bool | None = None,
-                        image_size: int | None = None) -> nn.Module:
+                        image_size: int | None = None,
+                        trust_torchscript: bool = False) -> nn.Module:
     """The open_clip model of `src` with its weights (if any), built at `image_size` (default: its
     own) with QuickGELU if `quick_gelu` (None: `wants_quick_gelu`); its image tower checked."""
     if image_size is not None:
@@ -537,7 +549,7 @@ def load_openclip_model(src: OpenCLIPSource, quick_gelu: bool | None = None,
         raise MissingWeights(f"Building open_clip model '{src.name}' needs files that are not on "
                              f"this machine: {e}") from e
     if src.path is not None:
-        load_openclip_weights(model, src.path, src.name)
+        load_openclip_weights(model, src.path, src.name, trust_torchscript)
     _check_tower(model.visual, src.name)
     return model
 
@@ -550,14 +562,16 @@ class OpenCLIPTeacher(Teacher):
     `pretrained`: None (random init), an open_clip tag found on local disk, or a checkpoint path;
     or give `model_name='local-dir:/folder'`. `image_size`: run the tower at this size instead of
     its own (position embeddings interpolated). `dense_layer`: an earlier block for the dense map.
-    Nothing is ever downloaded."""
+    `trust_torchscript`: allow a TorchScript checkpoint (OpenAI's CLIP .pt files), whose loading
+    runs code from the file and bypasses `weights_only`; off unless you trust the file. Nothing is
+    ever downloaded."""
 
     def __init__(self, model_name: str, pretrained: str | os.PathLike | None = None,
                  image_size: int | None = None, dense_layer: int | None = None,
                  quick_gelu: bool | None = None, weights_dir=None, cache_dir=None, device=None,
-                 max_batch: int = 64):
+                 max_batch: int = 64, trust_torchscript: bool = False):
         src = openclip_source(model_name, pretrained, weights_dir, cache_dir)
-        model = load_openclip_model(src, quick_gelu, image_size)
+        model = load_openclip_model(src, quick_gelu, image_size, trust_torchscript)
         visual = model.visual
         declared = getattr(visual, "preprocess_cfg", {}) or {}
         mean = src.preprocess.get("mean", declared.get("mean", open_clip.OPENAI_DATASET_MEAN))

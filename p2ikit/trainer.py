@@ -11,6 +11,7 @@ import os
 import random
 import threading
 import time
+import warnings
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable
@@ -25,7 +26,8 @@ from tqdm.auto import tqdm
 
 from .config import Config
 from .core import (BadInput, CorruptCheckpoint, MissingData, P2IError, atomic_torch_save,
-                         atomic_write, check_choice, describe_mismatch, get_device)
+                         atomic_write, check_choice, describe_mismatch, get_device,
+                         remove_stale_temps, tensor_digests, verify_digests)
 
 # %% auto #0
 __all__ = ['CHECKPOINT_FORMAT', 'RECORD_FIELDS', 'Method', 'to_device', 'step_generator', 'Callback', 'MetricsLogger',
@@ -73,7 +75,18 @@ class MetricsLogger(Callback):
     order = 10
     def before_fit(self, trainer):
         writes = trainer.is_main and trainer.run_dir
+        if writes: self._drop_after(trainer.run_dir / "metrics.jsonl", trainer.step)
         self.file = open(trainer.run_dir / "metrics.jsonl", "a") if writes else None
+    def _drop_after(self, path: Path, step: int):
+        "Keep the whole records up to `step`: a resumed run writes the later ones again."
+        if not path.is_file(): return
+        keep = []
+        for line in path.read_text(errors="replace").splitlines():
+            try:
+                if json.loads(line)["step"] <= step: keep.append(line)
+            except (ValueError, KeyError, TypeError):
+                continue                         # a line torn by a kill
+        with atomic_write(path, "w") as f: f.write("".join(k + "\n" for k in keep))
     def after_step(self, trainer, record):
         if self.file and record["step"] % trainer.cfg.run.log_every == 0:
             self.file.write(json.dumps(record) + "\n")
@@ -126,7 +139,8 @@ class StepHook(Callback):
         if trainer.history: self.fn(trainer, trainer.history[-1])
 
 # %% ../nbs/08b_trainer.ipynb #455a56f4
-CHECKPOINT_FORMAT = "p2ikit-checkpoint-1"
+CHECKPOINT_FORMAT = "p2ikit-checkpoint-2"  # 2: a digest of every tensor; every part present
+_OLD_FORMATS = ("p2ikit-checkpoint-1",)     # read, with a warning: nothing to verify them by
 
 def rng_state() -> dict:
     "The RNG states of torch, NumPy and Python as weights_only-safe values."
@@ -145,28 +159,44 @@ def set_rng_state(state: dict):
     random.setstate((version, tuple(internal), gauss_next))
     if state.get("cuda") and torch.cuda.is_available(): torch.cuda.set_rng_state_all(state["cuda"])
 
-def save_checkpoint(path, model: nn.Module, optimizer=None, scheduler=None, **extra) -> Path:
-    "Atomically write model/optimiser/scheduler state, RNG states and `extra` values to `path`."
+# %% ../nbs/08b_trainer.ipynb #ee8c602f
+def save_checkpoint(path, model: nn.Module, optimizer=None, scheduler=None, step: int = 0,
+                    **extra) -> Path:
+    """Atomically write model/optimiser/scheduler state (None where not given), RNG states, `step`
+    and `extra` values to `path`, with a digest of every tensor; `Trainer.load_checkpoint` resumes
+    from any such file."""
     model = model.module if hasattr(model, "module") else model      # unwrap DDP
-    state = {"format": CHECKPOINT_FORMAT, "model": model.state_dict(), "rng": rng_state(), **extra}
-    if optimizer is not None: state["optimizer"] = optimizer.state_dict()
-    if scheduler is not None: state["scheduler"] = scheduler.state_dict()
+    state = {"format": CHECKPOINT_FORMAT, "model": model.state_dict(), "rng": rng_state(),
+             "optimizer": None if optimizer is None else optimizer.state_dict(),
+             "scheduler": None if scheduler is None else scheduler.state_dict(),
+             "step": int(step), **extra}
+    state["digests"] = tensor_digests(state)
     atomic_torch_save(state, path)
     return Path(path)
 
 def load_checkpoint(path, map_location="cpu") -> dict:
-    "Read a checkpoint written by `save_checkpoint` (weights_only); a broken file is a clear error."
-    path = Path(path)
-    if not path.is_file(): raise MissingData(f"checkpoint `{path}` does not exist")
+    """Read a checkpoint written by `save_checkpoint` (weights_only) and verify every tensor
+    against its digest; a broken, damaged or foreign file is a CorruptCheckpoint naming it."""
+    path, src = Path(path), f"checkpoint `{path}`"
+    if not path.exists(): raise MissingData(f"{src} does not exist")
+    if not path.is_file(): raise CorruptCheckpoint(f"{src} is not a file")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:
-        raise CorruptCheckpoint(f"checkpoint `{path}` cannot be read "
+        raise CorruptCheckpoint(f"{src} cannot be read "
                                 f"({type(e).__name__}: {str(e)[:200]})") from None
-    ours = isinstance(state, dict) and state.get("format") == CHECKPOINT_FORMAT
-    if not ours or "model" not in state:
+    fmt = state.get("format") if isinstance(state, dict) else None
+    if fmt not in (CHECKPOINT_FORMAT, *_OLD_FORMATS) or not isinstance(state.get("model"), dict):
         raise CorruptCheckpoint(f"`{path}` is not a p2ikit training checkpoint "
                                 f"(format {CHECKPOINT_FORMAT!r})")
+    if fmt == CHECKPOINT_FORMAT:
+        verify_digests({k: v for k, v in state.items() if k != "digests"}, state.get("digests"),
+                       src)
+    else:
+        warnings.warn(f"{src} has the old format {fmt!r}, without tensor digests: its tensors "
+                      "cannot be verified; save it again to add them", stacklevel=2)
+    bad = [k for k, v in state["model"].items() if not isinstance(v, torch.Tensor)]
+    if bad: raise CorruptCheckpoint(f"{src}: model entry `{bad[0]}` is not a tensor")
     return state
 
 def load_model_state(model: nn.Module, state_dict: dict, source: str = "checkpoint"):
@@ -330,15 +360,78 @@ def save_checkpoint(self: Trainer, path=None) -> Path | None:
                            recipe=self.method.recipe, config=self.cfg.to_dict())
 
 @patch
+def _check_optimizer_state(self: Trainer, sd, src: str):
+    "`sd` if it fits this trainer's optimiser (tried on a throwaway copy), else CorruptCheckpoint."
+    if sd is None: return None
+    probe = type(self.optimizer)([dict(g) for g in self.optimizer.param_groups])
+    try:
+        probe.load_state_dict(sd)
+    except Exception as e:
+        raise CorruptCheckpoint(f"{src}: its optimizer state does not fit this model's optimizer "
+                                f"({type(e).__name__}: {str(e)[:200]})") from None
+    for group in probe.param_groups:
+        for p in group["params"]:
+            for k, v in probe.state.get(p, {}).items():
+                if torch.is_tensor(v) and v.ndim and v.shape != p.shape:
+                    raise CorruptCheckpoint(f"{src}: optimizer state `{k}` of shape "
+                                            f"{tuple(v.shape)} for a parameter of shape "
+                                            f"{tuple(p.shape)} (another model's optimizer?)")
+    return sd
+
+# %% ../nbs/08b_trainer.ipynb #328d9a42
+@patch
+def _check_resume(self: Trainer, state: dict, src: str) -> dict:
+    "Every part of a checkpoint checked against this trainer before anything is applied."
+    problem = describe_mismatch(self.method, state["model"])
+    if problem:
+        raise CorruptCheckpoint(f"{src} does not fit {type(self.method).__name__}: {problem}")
+    step = state.get("step")
+    if not isinstance(step, int) or step < 0:
+        raise CorruptCheckpoint(f"{src}: `step` is {step!r}, not an int >= 0")
+    epoch, batch = state.get("epoch"), state.get("batch_in_epoch")
+    if epoch is None and batch is None:      # a plain save_checkpoint(path, model, step=...)
+        epoch, batch = step // self.steps_per_epoch, step % self.steps_per_epoch
+        batch *= self.cfg.optim.accumulate
+    if not all(isinstance(x, int) and x >= 0 for x in (epoch, batch)):
+        raise CorruptCheckpoint(f"{src}: `epoch`, `batch_in_epoch` are {epoch!r}, {batch!r}")
+    sched, want = state.get("scheduler"), sorted(self.scheduler.state_dict())
+    if sched is not None and (not isinstance(sched, dict) or sorted(sched) != want):
+        raise CorruptCheckpoint(f"{src}: the scheduler state is not a "
+                                f"{type(self.scheduler).__name__} state (keys {want})")
+    rng = state.get("rng")
+    if rng is not None:
+        old = rng_state()
+        try:
+            set_rng_state(rng)
+        except Exception as e:
+            raise CorruptCheckpoint(f"{src}: unusable RNG state "
+                                    f"({type(e).__name__}: {e})") from None
+        finally:
+            set_rng_state(old)
+    return dict(step=step, epoch=epoch, batch=batch, scheduler=sched, rng=rng,
+                optimizer=self._check_optimizer_state(state.get("optimizer"), src))
+
+# %% ../nbs/08b_trainer.ipynb #f2e3622d
+@patch
 def load_checkpoint(self: Trainer, path) -> Trainer:
-    "Continue from a checkpoint: weights, optimiser, schedule, position in the data and RNG states."
+    """Continue from a checkpoint: weights, optimiser, schedule, position in the data and RNG
+    states. Everything is verified and checked first, so a bad file changes nothing; a file without
+    optimiser or schedule state (a plain `save_checkpoint(path, model, step=...)`) starts the
+    optimiser afresh with the schedule moved on to `step`."""
+    src = f"checkpoint `{path}`"
     state = load_checkpoint(path, map_location=self.device)
-    load_model_state(self.method, state["model"], f"checkpoint `{path}`")
-    self.optimizer.load_state_dict(state["optimizer"])
-    self.scheduler.load_state_dict(state["scheduler"])
-    self.step, self.epoch = state["step"], state["epoch"]
-    self.batch_in_epoch = state["batch_in_epoch"]
-    set_rng_state(state["rng"])
+    plan = self._check_resume(state, src)
+    load_model_state(self.method, state["model"], src)
+    if plan["optimizer"] is not None: self.optimizer.load_state_dict(plan["optimizer"])
+    else: warnings.warn(f"{src} has no optimizer state; the optimizer starts afresh", stacklevel=2)
+    if plan["scheduler"] is not None:
+        self.scheduler.load_state_dict(plan["scheduler"])
+    else:
+        with warnings.catch_warnings():    # "scheduler.step() before optimizer.step()": on purpose
+            warnings.simplefilter("ignore")
+            for _ in range(plan["step"]): self.scheduler.step()
+    self.step, self.epoch, self.batch_in_epoch = plan["step"], plan["epoch"], plan["batch"]
+    if plan["rng"] is not None: set_rng_state(plan["rng"])
     return self
 
 # %% ../nbs/08b_trainer.ipynb #e6c16326
@@ -418,6 +511,8 @@ def _run_epoch(self: Trainer):
 def _write_config(self: Trainer):
     if not (self.is_main and self.run_dir is not None): return
     self.run_dir.mkdir(parents=True, exist_ok=True)
+    for folder in (self.run_dir, self.run_dir / "checkpoints"):  # what killed writes left
+        remove_stale_temps(folder)
     with atomic_write(self.run_dir / "config.json", "w") as f:
         json.dump(self.cfg.to_dict(), f, indent=2)
 

@@ -12,12 +12,23 @@ import torch
 
 from p2ikit.recipes import RECIPES
 from p2ikit.render import RIGS
+from p2ikit.trainer import load_checkpoint, save_checkpoint
 
 EXE = str(Path(sys.executable).parent / "p2ikit")
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "2"}
 TINY = ["--set", "data.num_points=128", "--set", "data.samples_per_class=2",
         "--set", "data.batch_size=4", "--set", "render.image_size=32", "--set", "render.views=3",
         "--set", "run.progress=false"]
+
+
+class Weights(torch.nn.Module):
+    "Stands in for a model whose weights are `sd` (to write a plain checkpoint of them)."
+    def __init__(self, sd):
+        super().__init__()
+        self.sd = sd
+
+    def state_dict(self, *args, **kwargs):
+        return self.sd
 
 
 def p2ikit(*args, cwd, timeout=600):
@@ -99,6 +110,12 @@ def test_pretrain_config_file_resume_and_evaluate(tmp_path, teacher):
     res = p2ikit("evaluate", ckpt, "--episodes", 2, "--shot", 2, "--baseline", cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "linear_probe" in res.stdout and "random init" in res.stdout
+    # the kit's own save_checkpoint(path, model, step=...) resumes too (issue 16): one format
+    plain = save_checkpoint(tmp_path / "plain.pt", Weights(load_checkpoint(ckpt)["model"]), step=2)
+    res = p2ikit(*args, "--set", "optim.max_steps=3", "--set", "run.name=plain", "--resume", plain,
+                 cwd=tmp_path)
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr[-3000:]
+    assert load_checkpoint(tmp_path / "runs" / "plain" / "checkpoints" / "last.pt")["step"] == 3
 
 
 def test_ctrl_c_saves_a_checkpoint(tmp_path, teacher):
