@@ -10,7 +10,10 @@ if ! command -v stress-ng >/dev/null; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -qq && $sudo apt-get install -y -qq stress-ng >/dev/null
 fi
-command -v stress-ng >/dev/null || { echo "stress-ng is missing and could not be installed" >&2; exit 2; }
+if ! command -v stress-ng >/dev/null; then
+  echo "stress-ng is missing and could not be installed" >&2
+  exit 2
+fi
 stress-ng --cpu 2 --timeout 0 --quiet &
 stress=$!
 trap 'kill "$stress" 2>/dev/null; wait "$stress" 2>/dev/null' EXIT
@@ -18,13 +21,15 @@ export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}"
 pass=0
 for i in $(seq 1 "$runs"); do
   start=$(date +%s)
-  if "$here/.venv/bin/python" -m pytest "$here/tests/test_widgets_browser.py" -x -q -p no:cacheprovider \
-      > "/tmp/stress_browser_$i.log" 2>&1; then
+  log="/tmp/stress_browser_$i.log"
+  if "$here/.venv/bin/python" -m pytest "$here/tests/test_widgets_browser.py" -x -q \
+      -p no:cacheprovider > "$log" 2>&1; then
     pass=$((pass + 1)); verdict=passed
   else
-    verdict="FAILED (log: /tmp/stress_browser_$i.log)"
+    verdict="FAILED (log: $log)"
   fi
-  echo "run $i/$runs: $verdict in $(( $(date +%s) - start )) s, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  load=$(cut -d' ' -f1-3 /proc/loadavg)
+  echo "run $i/$runs: $verdict in $(( $(date +%s) - start )) s, load average $load"
 done
 echo "browser test beside stress-ng --cpu 2: $pass/$runs passed"
 [ "$pass" -eq "$runs" ]
