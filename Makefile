@@ -52,11 +52,13 @@ check-style: setup
 check-layout: setup
 	$(BIN)/python tools/check_layout.py
 
+# Each prints its 15 slowest (notebooks; tests and their set-ups), to watch the 12-minute budget.
 nbtest: setup
-	OMP_NUM_THREADS=1 P2IKIT_QUICK=1 P2IKIT_TUTORIAL_FAST=1 $(BIN)/nbdev_test --n_workers 2 --flags slow --do_print --timing
+	OMP_NUM_THREADS=1 P2IKIT_QUICK=1 P2IKIT_TUTORIAL_FAST=1 $(BIN)/nbdev_test --n_workers 2 --flags slow --do_print --timing \
+		| $(BIN)/python tools/slowest.py 15
 
 pytest: setup
-	$(BIN)/python -m pytest tests/ -x -q
+	$(BIN)/python -m pytest tests/ -x -q --durations=15
 
 bench: setup
 	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b; done
