@@ -14,12 +14,13 @@ export MPLBACKEND := Agg
 STAMP := $(VENV)/.setup-$(shell cat settings.ini setup.py | sha256sum | cut -c1-16)
 
 .PHONY: help setup demo test check-clean check-export check-readme check-style check-layout nbtest pytest \
-	bench export clean-venv
+	bench gpu-check export clean-venv
 
 help:
 	@echo "make demo   set up (venv, pip, apt) and run the main job: p2ikit demo"
 	@echo "make test   set up and run every check and test (notebooks, package sync, pytest)"
 	@echo "make bench  run the benchmarks in bench/ (they print figures)"
+	@echo "make gpu-check  on a CUDA machine: recipes with autocast, GPU ops against the CPU"
 
 setup: $(STAMP)
 
@@ -37,7 +38,11 @@ test: setup check-clean check-export check-readme check-style check-layout nbtes
 check-clean: setup
 	bash tools/unchanged.sh "notebooks are not clean: run nbdev_clean and commit" nbs -- $(BIN)/nbdev_clean
 
-check-export: setup
+check-# Prints "no CUDA device" and succeeds where torch sees no GPU.
+gpu-check: setup
+	$(BIN)/python tools/gpu_check.py
+
+export: setup
 	bash tools/unchanged.sh "p2ikit/ is not what nbs/ exports: run nbdev_export and commit" p2ikit -- $(BIN)/nbdev_export
 
 check-readme: setup
@@ -62,6 +67,10 @@ pytest: setup
 
 bench: setup
 	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b; done
+
+# Prints "no CUDA device" and succeeds where torch sees no GPU.
+gpu-check: setup
+	$(BIN)/python tools/gpu_check.py
 
 export: setup
 	$(BIN)/nbdev_export && $(BIN)/nbdev_clean && $(BIN)/python tools/make_readme.py

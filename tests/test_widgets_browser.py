@@ -34,6 +34,13 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 BOUND = 180_000  # ms: the bound of any one wait after the run (kernel idle, a figure updated)
 IDLE = '.jp-Notebook-ExecutionIndicator[data-status="idle"]'
 
+# anywidget gives a widget's module 2 s to load and initialise (`AbortSignal.timeout(2e3)` in its
+# runtime), then rejects the model ("[anywidget] Failed to initialize model.") and the widget never
+# answers a click: plotly's bundle alone can take longer to parse on a loaded 2-core box. The page's
+# timeouts made with AbortSignal.timeout are stretched 30x: a bound of the harness, not of the test.
+STRETCH_TIMEOUTS = """(() => { const t = AbortSignal.timeout.bind(AbortSignal);
+    AbortSignal.timeout = ms => t(ms * 30); })();"""
+
 # every plotly graph div in the page: its traces' names and the JSON of their z arrays (heatmaps)
 JS_GRAPHS = """() => [...document.querySelectorAll('.js-plotly-plot')].map(g =>
     (g.data || []).map(t => ({
@@ -167,10 +174,11 @@ def test_dashboard_in_jupyterlab(tmp_path):
                                         args=CHROMIUM_ARGS)
             # tall: the whole dashboard in view
             page = browser.new_page(viewport={"width": 1300, "height": 3400})
+            page.add_init_script(STRETCH_TIMEOUTS)
             errors = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             try:
-                _drive(page, f"{url}/lab/tree/{NB.name}?token={token}", tmp_path)
+                _drive(page, f"{url}/lab/tree/{NB.name}?token={token}", tmp_path, errors)
             except Exception:
                 page.screenshot(path=str(tmp_path / "failure.png"))
                 print(f"page errors: {errors}\nscreenshot: {tmp_path / 'failure.png'}\nlab log:\n"
@@ -182,7 +190,7 @@ def test_dashboard_in_jupyterlab(tmp_path):
         _stop_lab(proc, url, token)
 
 
-def _drive(page, url, out: Path):
+def _drive(page, url, out: Path, errors: list):
     page.goto(url)
     page.wait_for_selector(".jp-Notebook", timeout=BOUND)
     page.wait_for_selector(IDLE, timeout=BOUND)
@@ -220,6 +228,8 @@ def _drive(page, url, out: Path):
         return graphs.length === 5 && clouds.length === 3 &&
             graphs.some(d => d.some(t => t.name === 'input 1')); }""", timeout=BOUND)
     page.wait_for_selector(IDLE, timeout=BOUND)   # nothing left to sync from the kernel
+    failed = [e for e in errors if "Failed to initialize model" in e]
+    assert not failed, f"widget models did not initialise (they would ignore the click): {failed}"
 
     # click inside view 1 of the similarity explorer
     index, before = _similarity(page)
