@@ -38,11 +38,7 @@ test: setup check-clean check-export check-readme check-style check-layout nbtes
 check-clean: setup
 	bash tools/unchanged.sh "notebooks are not clean: run nbdev_clean and commit" nbs -- $(BIN)/nbdev_clean
 
-check-# Prints "no CUDA device" and succeeds where torch sees no GPU.
-gpu-check: setup
-	$(BIN)/python tools/gpu_check.py
-
-export: setup
+check-export: setup
 	bash tools/unchanged.sh "p2ikit/ is not what nbs/ exports: run nbdev_export and commit" p2ikit -- $(BIN)/nbdev_export
 
 check-readme: setup
