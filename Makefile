@@ -14,12 +14,13 @@ export MPLBACKEND := Agg
 STAMP := $(VENV)/.setup-$(shell cat settings.ini setup.py | sha256sum | cut -c1-16)
 
 .PHONY: help setup demo test check-clean check-export check-readme check-style check-layout nbtest pytest \
-	bench export clean-venv
+	bench gpu-check export clean-venv
 
 help:
 	@echo "make demo   set up (venv, pip, apt) and run the main job: p2ikit demo"
 	@echo "make test   set up and run every check and test (notebooks, package sync, pytest)"
 	@echo "make bench  run the benchmarks in bench/ (they print figures)"
+	@echo "make gpu-check  on a CUDA machine: recipes with autocast, GPU ops against the CPU"
 
 setup: $(STAMP)
 
@@ -52,14 +53,20 @@ check-style: setup
 check-layout: setup
 	$(BIN)/python tools/check_layout.py
 
+# Each prints its 15 slowest (notebooks; tests and their set-ups), to watch the 12-minute budget.
 nbtest: setup
-	OMP_NUM_THREADS=1 P2IKIT_QUICK=1 P2IKIT_TUTORIAL_FAST=1 $(BIN)/nbdev_test --n_workers 2 --flags slow --do_print --timing
+	OMP_NUM_THREADS=1 P2IKIT_QUICK=1 P2IKIT_TUTORIAL_FAST=1 $(BIN)/nbdev_test --n_workers 2 --flags slow --do_print --timing \
+		| $(BIN)/python tools/slowest.py 15
 
 pytest: setup
-	$(BIN)/python -m pytest tests/ -x -q
+	$(BIN)/python -m pytest tests/ -x -q --durations=15
 
 bench: setup
 	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b; done
+
+# Prints "no CUDA device" and succeeds where torch sees no GPU.
+gpu-check: setup
+	$(BIN)/python tools/gpu_check.py
 
 export: setup
 	$(BIN)/nbdev_export && $(BIN)/nbdev_clean && $(BIN)/python tools/make_readme.py

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 
+import fpsample
+import numpy as np
 import torch
 
 from .core import (BadInput, UP_AXIS, check_points, check_positive, check_tensor,
@@ -32,22 +34,9 @@ def index_points(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     return out.reshape(*idx.shape, x.shape[-1])
 
 # %% ../nbs/01_ops.ipynb #dbd176e7
-def farthest_point_sample(points: torch.Tensor, m: int, start: int | str = 0,
-                          generator: torch.Generator | int | None = None) -> torch.Tensor:
-    "Indices (B, m) long of m farthest points of points (B, N, 3); `start` is an index or 'random'."
-    dims = check_points(points)
-    n = dims["N"][0]
-    if not isinstance(m, int) or not 0 < m <= n:
-        raise BadInput(f"`m` must be an int in 1..N={n} for `points` of shape "
-                       f"{tuple(points.shape)}, got {m!r}")
-    B = points.shape[0]
-    if start == "random":
-        g = make_generator(generator)
-        far = torch.randint(n, (B,), generator=g, device="cpu").to(points.device)
-    elif isinstance(start, int) and 0 <= start < n:
-        far = torch.full((B,), start, dtype=torch.long, device=points.device)
-    else:
-        raise BadInput(f"`start` must be an index in 0..{n - 1} or 'random', got {start!r}")
+def _fps_torch(points: torch.Tensor, m: int, far: torch.Tensor) -> torch.Tensor:
+    "The pure-torch FPS loop from the start indices `far` (B,): indices (B, m) long."
+    B, n = points.shape[:2]
     idx = torch.empty(B, m, dtype=torch.long, device=points.device)
     dist = torch.full((B, n), float("inf"), device=points.device, dtype=points.dtype)
     batch = torch.arange(B, device=points.device)
@@ -57,6 +46,38 @@ def farthest_point_sample(points: torch.Tensor, m: int, start: int | str = 0,
         dist = torch.minimum(dist, d)
         far = dist.argmax(-1)
     return idx
+
+def _fps_fpsample(points: torch.Tensor, m: int, far: torch.Tensor) -> torch.Tensor:
+    "fpsample's FPS of each CPU float32 cloud, on the points reversed (its ties: the last index)."
+    n = points.shape[1]
+    rev = points.detach().flip(1).numpy()
+    out = np.stack([fpsample.fps_sampling(rev[b], m, start_idx=n - 1 - int(s))
+                    for b, s in enumerate(far.tolist())])
+    return (n - 1) - torch.from_numpy(out.astype(np.int64))
+
+def farthest_point_sample(points: torch.Tensor, m: int, start: int | str = 0,
+                          generator: torch.Generator | int | None = None,
+                          backend: str = "auto") -> torch.Tensor:
+    """Indices (B, m) long of m farthest points of points (B, N, 3); `start` is an index or
+    'random'; `backend` 'auto' (fpsample for float32 CPU clouds, else torch) or 'torch'."""
+    dims = check_points(points)
+    n = dims["N"][0]
+    if not isinstance(m, int) or not 0 < m <= n:
+        raise BadInput(f"`m` must be an int in 1..N={n} for `points` of shape "
+                       f"{tuple(points.shape)}, got {m!r}")
+    if backend not in ("auto", "torch"):
+        raise BadInput(f"`backend` must be 'auto' or 'torch', got {backend!r}")
+    B = points.shape[0]
+    if start == "random":
+        g = make_generator(generator)
+        far = torch.randint(n, (B,), generator=g, device="cpu").to(points.device)
+    elif isinstance(start, int) and 0 <= start < n:
+        far = torch.full((B,), start, dtype=torch.long, device=points.device)
+    else:
+        raise BadInput(f"`start` must be an index in 0..{n - 1} or 'random', got {start!r}")
+    if backend == "auto" and points.device.type == "cpu" and points.dtype == torch.float32:
+        return _fps_fpsample(points, m, far)
+    return _fps_torch(points, m, far)
 
 # %% ../nbs/01_ops.ipynb #c4474d2d
 def knn(query: torch.Tensor, ref: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:

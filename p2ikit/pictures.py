@@ -121,11 +121,9 @@ def _window_max(x: torch.Tensor, dim: int) -> torch.Tensor:
     m4 = torch.maximum(m2.narrow(dim, 0, n - 3), m2.narrow(dim, 2, n - 3))  # max of 4
     return torch.maximum(m4.narrow(dim, 0, n - 6), m4.narrow(dim, 3, n - 6))  # of 7 (4, 4 overlap)
 
-@DEPTH_STYLES.register("realistic")
-def _realistic_depth(points: torch.Tensor, rig: ViewRig, size: int, radius=None) -> torch.Tensor:
-    "PointCLIP V2's realistic projection, vectorised: (B, V, 1, size, size)."
-    B, V, Rs = len(points), len(rig), _V2["resolution"]
-    dt, dev = points.dtype, points.device
+def _realistic_views(points: torch.Tensor, rig: ViewRig, size: int) -> torch.Tensor:
+    "PointCLIP V2's realistic projection of points (b, N, 3), vectorised: (b·V, 1, size, size)."
+    dt, dev, Rs = points.dtype, points.device, _V2["resolution"]
     grid = _realistic_grid(points, rig)
     nb = grid.shape[1]
     # obj_ratio keeps x, y in cells [12, 101], so V2's pooled image is 0 outside [8, 103] and its
@@ -133,11 +131,22 @@ def _realistic_depth(points: torch.Tensor, rig: ViewRig, size: int, radius=None)
     a, e = 7, Rs - 5
     g = _window_max(_window_max(grid[:, :, a:e, a:e], -1), -2)  # 7×7 max-pool, separable
     g = F.conv2d(g, _v2_kernel(dt, dev).expand(nb, 1, 3, 3), padding=1, groups=nb)
-    out = torch.zeros(B * V, Rs - 2, Rs - 2, dtype=dt, device=dev)
+    out = torch.zeros(len(grid), Rs - 2, Rs - 2, dtype=dt, device=dev)
     out[:, a:e - 2, a:e - 2] = g.amax(1)  # max over depth
     out = out / out.amax((-2, -1), keepdim=True).clamp_min(torch.finfo(dt).tiny)
-    out = F.interpolate((1 - out).unsqueeze(1), size=(size, size), mode="bilinear",
-                        align_corners=True)
+    return F.interpolate((1 - out).unsqueeze(1), size=(size, size), mode="bilinear",
+                         align_corners=True)
+
+# %% ../nbs/03b_pictures.ipynb #2475355d
+@DEPTH_STYLES.register("realistic")
+def _realistic_depth(points: torch.Tensor, rig: ViewRig, size: int, radius=None,
+                     images: int = 20) -> torch.Tensor:
+    "PointCLIP V2's realistic projection: (B, V, 1, size, size), about `images` views at a time."
+    B, V = len(points), len(rig)
+    out = torch.empty(B * V, 1, size, size, dtype=points.dtype, device=points.device)
+    step = max(1, images // V)
+    for b in range(0, B, step):
+        out[b * V:(b + step) * V] = _realistic_views(points[b:b + step], rig, size)
     return out.view(B, V, 1, size, size)
 
 # %% ../nbs/03b_pictures.ipynb #0958453d

@@ -285,16 +285,15 @@ def _disc_offsets(radius: float, device=None) -> torch.Tensor:
     return off.to(device)
 
 # %% ../nbs/03a_render.ipynb #e6af53e0
-def _nearest_per_pixel(keys: torch.Tensor, depths: torch.Tensor, ids: torch.Tensor, N: int,
-                       trash: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(z-buffer (trash,), nearest point (trash,)) from candidate keys, depths and point ids; the
-    nearest point is N where no candidate landed."""
-    zbuf = torch.full((trash + 1,), math.inf, dtype=depths.dtype, device=depths.device)
-    zbuf.scatter_reduce_(0, keys, depths, "amin")
-    ids = torch.where(depths == zbuf.gather(0, keys), ids, N)  # the nearest candidates...
-    nearest = torch.full((trash + 1,), N, dtype=torch.long, device=depths.device)
-    nearest.scatter_reduce_(0, keys, ids, "amin")  # ...and the lowest point index among them
-    return zbuf[:trash], nearest[:trash]
+def _score(depth: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """One int64 per candidate, >= 0, larger for a nearer depth and, at equal depths, a lower point
+    id: one `amax` then finds the z-buffer's winner of every pixel."""
+    if depth.dtype in (torch.float16, torch.bfloat16, torch.float32):
+        bits = (depth.float() + 0.0).view(torch.int32).long()          # + 0.0: -0.0 becomes 0.0
+        order = torch.where(bits < 0, -bits - 2 ** 31 - 1, bits)        # monotone in the depth
+    else:  # float64 has no room beside the id: the rank of each depth among the candidates
+        order = torch.unique(depth, return_inverse=True)[1] - 2 ** 31
+    return ((2 ** 31 - 1 - order) << 31) | (2 ** 31 - 1 - ids)
 
 # %% ../nbs/03a_render.ipynb #fbec5647
 def visibility_levels(points: torch.Tensor, rig: ViewRig, spacing_cells: float = 0.7
@@ -305,21 +304,20 @@ def visibility_levels(points: torch.Tensor, rig: ViewRig, spacing_cells: float =
     top = max(0, math.ceil(math.log2(rig.image_size)))
     return torch.log2(pixels / spacing_cells).floor().clamp(0, top).long()
 
-def _min_depth_at(zbuf: torch.Tensor, uv: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
-    """The nearest depth (B, V, N) of each point's cell at its view's `level`, from the z-buffer
-    `zbuf` (B, V, H, W) (inf where empty); one min-pool of 2×2 per level up."""
-    B, V, H, W = zbuf.shape
-    depth = zbuf.reshape(B * V, 1, H, W)
-    out = torch.full(uv.shape[:-1], math.inf, dtype=zbuf.dtype, device=zbuf.device)
-    for lvl in range(int(level.max()) + 1):
-        if lvl:
-            depth = -F.max_pool2d(-depth, 2, ceil_mode=True)
-        h, w = depth.shape[-2:]
-        cx = (uv[..., 0] / 2 ** lvl).floor().long().clamp(0, w - 1)
-        cy = (uv[..., 1] / 2 ** lvl).floor().long().clamp(0, h - 1)
-        at = depth.view(B, V, h * w).gather(2, cy * w + cx)
-        out = torch.where((level == lvl).unsqueeze(-1), at, out)
-    return out
+def _nearest_in_cell(pixel: torch.Tensor, z: torch.Tensor, level: torch.Tensor,
+                     size: int) -> torch.Tensor:
+    """The nearest depth (B, V, N) among the points in the image (`pixel` >= 0) of each point's
+    cell of 2**level px (its view's `level`); inf outside. One scatter into each view's grid of
+    ceil(size / 2**level)² cells, so a coarse level costs no full-resolution pass."""
+    B, V, N = z.shape
+    w = (size + (1 << level) - 1) >> level                                   # (B, V) cells a side
+    start = (w * w).flatten().cumsum(0) - (w * w).flatten()                  # each view's first
+    col, row = pixel % size >> level.unsqueeze(-1), pixel // size >> level.unsqueeze(-1)
+    cell = torch.where(pixel >= 0, start.view(B, V, 1) + row * w.unsqueeze(-1) + col, 0)
+    grid = torch.full((int((w * w).sum()),), math.inf, dtype=z.dtype, device=z.device)
+    inside = (pixel >= 0).flatten()
+    grid.scatter_reduce_(0, cell.flatten()[inside], z.flatten()[inside], "amin")
+    return torch.where(pixel >= 0, grid[cell], math.inf)
 
 # %% ../nbs/03a_render.ipynb #06fa38f7
 def facing_camera(points: torch.Tensor, normals: torch.Tensor, rig: ViewRig) -> torch.Tensor:
@@ -331,33 +329,44 @@ def facing_camera(points: torch.Tensor, normals: torch.Tensor, rig: ViewRig) -> 
     return (normals[:, None] * rays).sum(-1) < 0
 
 # %% ../nbs/03a_render.ipynb #31664f9a
-def _pixel_keys(uv: torch.Tensor, z: torch.Tensor, rig: ViewRig, radius: float,
-                keep: torch.Tensor | None = None):
-    """(inside (B, V, N), pixel (B, V, N), keys (K·B·V·N,), K): each point's own pixel, and the
-    linear key of every pixel of its disc (B·V·H·W, the trash slot, where it misses the image or
-    the point is not in `keep`)."""
-    B, V, N = z.shape
-    H = W = rig.image_size
-    dev = z.device
-    inside = rig.inside(uv, z)
-    col, row = uv[..., 0].detach().floor().long(), uv[..., 1].detach().floor().long()
-    pixel = torch.where(inside, row * W + col, -1)
-    off = _disc_offsets(radius, dev)  # (K, 2): every offset at once, no compaction
-    K, trash = len(off), B * V * H * W
-    c, r = col + off[:, 0].view(K, 1, 1, 1), row + off[:, 1].view(K, 1, 1, 1)
-    ok = (inside if keep is None else inside & keep) & (c >= 0) & (c < W) & (r >= 0) & (r < H)
-    image = torch.arange(B * V, device=dev).view(B, V, 1)
-    keys = torch.where(ok, (image * H + r) * W + c, trash).flatten()
-    return inside, pixel, keys, K
+def _pixels(uv: torch.Tensor, z: torch.Tensor, rig: ViewRig) -> torch.Tensor:
+    "Each point's pixel (B, V, N) long: y*W + x, -1 outside the image."
+    W = rig.image_size
+    col, row = uv[..., 0].floor().long(), uv[..., 1].floor().long()
+    return torch.where(rig.inside(uv, z), row * W + col, -1)
 
-def _zbuffer(uv, z, rig, radius, keep=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    "(pixel (B, V, N), z-buffer (B·V·H·W,) inf where empty, nearest point (B·V·H·W,) N if none)."
+def _disc_keys(pixel: torch.Tensor, keep: torch.Tensor, size: int, radius: float):
+    """(keys (M,), point (M,)): the linear key (image·H + y)·W + x of every image pixel covered by
+    the disc of a point in `keep`, and that point's flat (B·V·N) index; the kept points are
+    compacted first, so the work follows them, not B·V·N."""
+    B, V, N = pixel.shape
+    point = keep.flatten().nonzero().squeeze(1)
+    px = pixel.flatten()[point]
+    base = point // N * (size * size)
+    off = _disc_offsets(radius, pixel.device)
+    if len(off) == 1:
+        return base + px, point
+    c, r = px % size + off[:, :1], px // size + off[:, 1:]                    # (K, M)
+    ok = (c >= 0) & (c < size) & (r >= 0) & (r < size)
+    return (base + r * size + c)[ok], point.expand_as(c)[ok]
+
+def _zbuffer(pixel, z, rig, radius, keep) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(depth (B·V·H·W,) 0 where empty, index (B·V·H·W,) nearest point -1 where empty, mask) of
+    the points in `keep`, with discs of `radius` px."""
     B, V, N = z.shape
-    inside, pixel, keys, K = _pixel_keys(uv, z, rig, radius, keep)
-    depths = z.expand(K, B, V, N).reshape(-1)
-    ids = torch.arange(N, device=z.device).expand(K, B, V, N).reshape(-1)
-    zbuf, nearest = _nearest_per_pixel(keys, depths, ids, N, B * V * rig.image_size ** 2)
-    return pixel, zbuf, nearest
+    size = rig.image_size
+    keys, point = _disc_keys(pixel, keep, size, radius)
+    depths = z.flatten()[point]
+    score = _score(depths, point % N)
+    P = B * V * size * size
+    index = torch.full((P,), -1, dtype=torch.long, device=z.device)          # scores, then ids
+    index.scatter_reduce_(0, keys, score, "amax")
+    win = score == index[keys]                                               # one per pixel
+    keys, point, depths = keys[win], point[win], depths[win]
+    depth = torch.zeros(P, dtype=z.dtype, device=z.device)
+    mask = torch.zeros(P, dtype=torch.bool, device=z.device)
+    depth[keys], index[keys], mask[keys] = depths, point % N, True
+    return depth, index, mask
 
 # %% ../nbs/03a_render.ipynb #b3cfbe1d
 def render_points(points: torch.Tensor, rig: ViewRig, radius: float = 0,
@@ -374,21 +383,19 @@ def render_points(points: torch.Tensor, rig: ViewRig, radius: float = 0,
     B, N, V, H = dims["B"][0], dims["N"][0], len(rig), rig.image_size
     uv, z = rig.project(points)
     with torch.no_grad():
-        zd, uvd = z.detach(), uv.detach()
-        pixel, zbuf, _ = _zbuffer(uvd, zd, rig, 0)
+        zd = z.detach()
+        pixel = _pixels(uv.detach(), zd, rig)
         level = (visibility_levels(points, rig, spacing_cells) if N > 1
                  else torch.zeros(B, V, dtype=torch.long, device=points.device))
         cell = (2.0 ** level) * rig.pixel_size().to(zd).view(1, V)                 # (B, V)
         tol = (tolerance_cells * cell if depth_tolerance is None
                else torch.full_like(cell, float(depth_tolerance)))
-        nearest_depth = _min_depth_at(zbuf.view(B, V, H, H), uvd, level)
+        nearest_depth = _nearest_in_cell(pixel, zd, level, H)
         visible = (pixel >= 0) & (zd <= nearest_depth + tol.unsqueeze(-1))
         if normals is not None:
             visible &= facing_camera(points.detach(), normals.detach(), rig)
-        _, zbuf, nearest = _zbuffer(uvd, zd, rig, radius, keep=visible)
-        empty = nearest == N
-        depth, index = zbuf.masked_fill_(empty, 0), nearest.masked_fill_(empty, -1)
-    return Rendering(depth=depth.view(B, V, 1, H, H), mask=~empty.view(B, V, 1, H, H),
+        depth, index, mask = _zbuffer(pixel, zd, rig, radius, visible)
+    return Rendering(depth=depth.view(B, V, 1, H, H), mask=mask.view(B, V, 1, H, H),
                      index=index.view(B, V, H, H), visible=visible, pixel=pixel, uv=uv, z=z,
                      rig=rig, radius=float(radius), depth_tolerance=tol, level=level)
 
