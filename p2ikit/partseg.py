@@ -19,7 +19,9 @@ from .parts import PartMap, collate_parts
 from .seghead import SegModel, seg_loss
 
 # %% auto #0
-__all__ = ['restrict_logits', 'predict_parts', 'part_ious', 'shape_ious', 'PartSegReport', 'partseg_report', 'PartSegMeter']
+__all__ = ['PROBE_WEIGHT_DECAYS', 'restrict_logits', 'predict_parts', 'part_ious', 'shape_ious', 'PartSegReport',
+           'partseg_report', 'PartSegMeter', 'dense_features', 'DenseProbe', 'fit_dense_probe', 'probe_report',
+           'dense_linear_probe', 'part_shot_episodes', 'few_shot_partseg', 'evaluate_partseg', 'finetune_partseg']
 
 # %% ../nbs/09c_partseg.ipynb #732dd0c8
 def _check_parts(part, category, part_map: PartMap, name: str = "part") -> dict:
@@ -110,3 +112,153 @@ class PartSegMeter:
             raise BadInput("the meter saw no batch")
         iou = torch.cat(self.ious)
         return partseg_report(iou.nanmean(1), torch.cat(self.cats), self.part_map, iou)
+
+# %% ../nbs/09c_partseg.ipynb #bba03014
+@torch.no_grad()
+def dense_features(model: nn.Module, dataset, batch_size: int = 16, device=None) -> dict:
+    """`features` (M, N, C): a backbone's per-point features of every item of a part `dataset`,
+    with `part` (M, N) and `category` (M,)."""
+    dev = get_device(device)
+    was = model.training
+    model.eval().to(dev)
+    out = {"features": [], "part": [], "category": []}
+    for start in range(0, len(dataset), batch_size):
+        batch = collate_parts([dataset[i] for i in range(start, min(start + batch_size,
+                                                                     len(dataset)))])
+        out["features"].append(model(batch["points"].to(dev)).per_point.float().cpu())
+        out["part"].append(batch["part"])
+        out["category"].append(batch["category"])
+    model.train(was)
+    return {k: torch.cat(v) for k, v in out.items()}
+
+class DenseProbe(nn.Module):
+    "Per-point features (B, N, C), standardised by the training set's, -> part logits (B, N, P)."
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor, num_parts: int):
+        super().__init__()
+        self.register_buffer("mean", mean)
+        self.register_buffer("std", std)
+        self.linear = nn.Linear(len(mean), num_parts)
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.linear((features - self.mean) / self.std)
+
+def _subset(d: dict, idx) -> dict:
+    return {k: v[idx] for k, v in d.items()}
+
+def fit_dense_probe(data: dict, part_map: PartMap, weight_decay: float = 0.0, epochs: int = 50,
+                    lr: float = 1e-2, batch_shapes: int = 64, seed: int = 0) -> DenseProbe:
+    "A `DenseProbe` trained with Adam on `data` (of `dense_features`), restricted logits."
+    feats = data["features"]
+    check_tensor(feats, "features", ("M", "N", "C"), dtype="float")
+    _check_parts(data["part"], data["category"], part_map)
+    flat = feats.reshape(-1, feats.shape[-1])
+    probe = DenseProbe(flat.mean(0), flat.std(0).clamp_min(1e-6), part_map.num_parts)
+    opt = torch.optim.Adam(probe.parameters(), lr, weight_decay=weight_decay)
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        for idx in torch.randperm(len(feats), generator=g).split(batch_shapes):
+            logits = restrict_logits(probe(feats[idx]), data["category"][idx], part_map)
+            loss = seg_loss(logits, data["part"][idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return probe.eval()
+
+@torch.no_grad()
+def probe_report(probe: DenseProbe, data: dict, part_map: PartMap) -> PartSegReport:
+    "The `PartSegReport` of a probe on `data` (of `dense_features`)."
+    meter = PartSegMeter(part_map)
+    for idx in torch.arange(len(data["features"])).split(64):
+        meter.update(probe(data["features"][idx]), data["part"][idx], data["category"][idx])
+    return meter.report()
+
+# %% ../nbs/09c_partseg.ipynb #865a93f2
+PROBE_WEIGHT_DECAYS = (0.0, 1e-3, 1e-1)
+
+def dense_linear_probe(train: dict, val: dict, test: dict, part_map: PartMap,
+                       weight_decays=PROBE_WEIGHT_DECAYS, epochs: int = 50, seed: int = 0) -> dict:
+    """The dense linear probe on features of `dense_features`: the weight decay of best val
+    instance mIoU, then the test split once. {'protocol', 'weight_decay', 'val', 'test'}."""
+    val_miou = {}
+    for wd in weight_decays:
+        probe = fit_dense_probe(train, part_map, wd, epochs, seed=seed)
+        val_miou[wd] = probe_report(probe, val, part_map).instance_miou
+    best = max(val_miou, key=val_miou.get)
+    probe = fit_dense_probe(train, part_map, best, epochs, seed=seed)
+    return {"protocol": "dense linear probe", "weight_decay": best, "val": val_miou,
+            "test": probe_report(probe, test, part_map), "probe": probe}
+
+def part_shot_episodes(category, shots: int, episodes: int, seed: int = 0) -> list[np.ndarray]:
+    "`episodes` draws of `shots` shapes of every category present in `category` (M,)."
+    c = np.asarray(category)
+    if not (isinstance(shots, int) and shots > 0 and isinstance(episodes, int) and episodes > 0):
+        raise BadInput(f"`shots` and `episodes` must be ints > 0, got {shots!r}, {episodes!r}")
+    pools = {k: np.flatnonzero(c == k) for k in sorted(set(c.tolist()))}
+    short = [k for k, p in pools.items() if len(p) < shots]
+    if short:
+        raise BadInput(f"categories {short} have fewer than `shots`={shots} training shapes")
+    rng = np.random.default_rng(seed)
+    return [np.concatenate([rng.choice(p, shots, replace=False) for p in pools.values()])
+            for _ in range(episodes)]
+
+def few_shot_partseg(train: dict, val: dict, test: dict, part_map: PartMap, shots: int = 1,
+                     episodes: int = 5, weight_decays=PROBE_WEIGHT_DECAYS, epochs: int = 100,
+                     seed: int = 0) -> dict:
+    """Few-shot part segmentation: the dense probe on `shots` shapes per category, `episodes`
+    draws from `seed`; weight decay by mean val instance mIoU over the episodes; test once per
+    episode. Instance and class mIoU (E,) with their summary and 95 % t-interval."""
+    draws = part_shot_episodes(train["category"].numpy(), shots, episodes, seed)
+    val_miou = {wd: float(np.mean([probe_report(fit_dense_probe(_subset(train, d), part_map, wd,
+                                                                 epochs, seed=seed), val,
+                                                 part_map).instance_miou for d in draws]))
+                for wd in weight_decays}
+    best = max(val_miou, key=val_miou.get)
+    reports = [probe_report(fit_dense_probe(_subset(train, d), part_map, best, epochs, seed=seed),
+                            test, part_map) for d in draws]
+    inst = np.array([r.instance_miou for r in reports])
+    cls = np.array([r.class_miou for r in reports])
+    return {"protocol": f"{shots}-shot part segmentation", "shots": shots, "weight_decay": best,
+            "val": val_miou, "instance": inst, "class": cls, "summary": summarize(inst),
+            "interval": t_interval(inst) if len(inst) > 1 else (float("nan"),) * 2,
+            "class_summary": summarize(cls)}
+
+# %% ../nbs/09c_partseg.ipynb #48f4397d
+@torch.no_grad()
+def evaluate_partseg(model: SegModel, dataset, part_map: PartMap, batch_size: int = 16,
+                     device=None) -> PartSegReport:
+    "The `PartSegReport` of a segmentation model on every item of a part `dataset`."
+    dev = get_device(device)
+    was = model.training
+    model.eval().to(dev)
+    meter = PartSegMeter(part_map)
+    for start in range(0, len(dataset), batch_size):
+        b = collate_parts([dataset[i] for i in range(start, min(start + batch_size, len(dataset)))])
+        logits = model(b["points"].to(dev), b["category"].to(dev))
+        meter.update(logits.cpu(), b["part"], b["category"])
+    model.train(was)
+    return meter.report()
+
+def finetune_partseg(model: SegModel, train_set, val_set, test_set, part_map: PartMap,
+                     epochs: int = 10, lr: float = 1e-3, batch_size: int = 16, seed: int = 0,
+                     device=None) -> dict:
+    """Full fine-tuning of `model` (a copy; AdamW, cross-entropy): the epoch of best val instance
+    mIoU is kept and the test split read once with it. {'protocol', 'best_epoch', 'val', 'test'}."""
+    dev = get_device(device)
+    model = copy.deepcopy(model).to(dev).train()
+    opt = torch.optim.AdamW(model.parameters(), lr, weight_decay=0.05)
+    g = torch.Generator().manual_seed(seed)
+    best, val = (-1.0, 0, None), []
+    for epoch in range(1, epochs + 1):
+        for idx in torch.randperm(len(train_set), generator=g).split(batch_size):
+            if len(idx) < 2:
+                continue                                  # BatchNorm needs two shapes
+            b = collate_parts([train_set[int(i)] for i in idx])
+            loss = seg_loss(model(b["points"].to(dev), b["category"].to(dev)), b["part"].to(dev))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        val.append(evaluate_partseg(model, val_set, part_map, batch_size, dev).instance_miou)
+        if val[-1] > best[0]:
+            best = (val[-1], epoch, copy.deepcopy(model.state_dict()))
+    model.load_state_dict(best[2])
+    return {"protocol": "full fine-tuning", "best_epoch": best[1], "val": val,
+            "test": evaluate_partseg(model, test_set, part_map, batch_size, dev), "model": model}
