@@ -23,7 +23,7 @@ from .config import Config, apply_overrides
 from .core import BadInput, atomic_write, check_choice, seed_everything
 from .datasets import SyntheticShapes
 from .evaluate import EVAL_SETTINGS, ShapeStatistics, extract_features, linear_probe_episodes
-from .experiments import control_teacher, novel_classes, novel_set
+from .experiments import control_teacher, load_student, novel_classes, novel_set
 from .losses import label_smoothing_ce
 from .metrics import ResultTable, paired_difference, seed_summary, summarize
 from .partseg import dense_features, dense_linear_probe, few_shot_partseg, finetune_partseg
@@ -42,7 +42,7 @@ __all__ = ['BENCHMARK_TASKS', 'QUICK_BENCHMARK', 'PART_UPPER_BOUND', 'TransferBe
            'train_job', 'make_base_data', 'benchmark_teachers', 'evaluation_sets', 'task_episodes', 'teacher_features',
            'accuracies', 'model_features', 'arm_names', 'benchmark_jobs', 'run_jobs', 'probe_arms', 'transfer_table',
            'partseg_sets', 'part_scores', 'supervised_parts', 'partseg_block', 'partseg_table',
-           'run_transfer_benchmark']
+           'evaluate_checkpoint_parts', 'run_transfer_benchmark']
 
 # %% ../nbs/11c_benchmark.ipynb #22e26c53
 BENCHMARK_TASKS = (("as built", 5, 10),
@@ -358,6 +358,31 @@ def partseg_table(bench: TransferBenchmark, scores: dict) -> ResultTable:
             table.add({"arm": f"{r}: teacher − random", "protocol": protocol,
                        "instance mIoU": _difference(real[protocol][0], twin[protocol][0]),
                        "class mIoU": _difference(real[protocol][1], twin[protocol][1])})
+    return table
+
+# %% ../nbs/11c_benchmark.ipynb #58b919a1
+def evaluate_checkpoint_parts(checkpoint, split: str = "val", episodes: int = 5,
+                              baseline: bool = False, per_class: int = 8,
+                              eval_per_class: int = 4) -> ResultTable:
+    """Dense linear probe and 1-shot part segmentation (mean ± 95 % t-interval over `episodes`) of
+    a checkpoint's student on the synthetic parts; `split` as in the part block."""
+    student, cfg = load_student(checkpoint)
+    bench = replace(TransferBenchmark(), split=check_choice(split, "split", ["val", "test"]),
+                    num_points=cfg.data.num_points, part_per_class=per_class,
+                    part_eval_per_class=eval_per_class, part_episodes=episodes,
+                    split_seed=cfg.data.split_seed, batch_size=cfg.data.batch_size)
+    sets = partseg_sets(bench)
+    students = {"checkpoint": student}
+    if baseline:
+        students["random init"] = load_student(None, cfg)[0]
+    table = ResultTable()
+    for name, net in students.items():
+        sc = part_scores(net, sets, bench, cfg.run.seed)
+        table.add({"student": name, "protocol": "dense linear probe",
+                   "instance mIoU": f"{sc['probe'][0]:.1f}", "class mIoU": f"{sc['probe'][1]:.1f}"})
+        table.add({"student": name, "protocol": f"1-shot part segmentation ({episodes} episodes)",
+                   "instance mIoU": _part_cell(sc["1-shot"][0]),
+                   "class mIoU": _part_cell(sc["1-shot"][1])})
     return table
 
 # %% ../nbs/11c_benchmark.ipynb #a4e67357
