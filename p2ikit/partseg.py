@@ -13,15 +13,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .core import BadInput, check_tensor, get_device
+from .core import BadInput, check_points, check_tensor, get_device
 from .metrics import ResultTable, summarize, t_interval
+from .ops import knn
 from .parts import PartMap, collate_parts
+from .pictures import render_depth_images
+from .render import RIGS, lift, render_points
 from .seghead import SegModel, seg_loss
 
 # %% auto #0
-__all__ = ['PROBE_WEIGHT_DECAYS', 'restrict_logits', 'predict_parts', 'part_ious', 'shape_ious', 'PartSegReport',
-           'partseg_report', 'PartSegMeter', 'dense_features', 'DenseProbe', 'fit_dense_probe', 'probe_report',
-           'dense_linear_probe', 'part_shot_episodes', 'few_shot_partseg', 'evaluate_partseg', 'finetune_partseg']
+__all__ = ['PROBE_WEIGHT_DECAYS', 'PART_TEMPLATES', 'restrict_logits', 'predict_parts', 'part_ious', 'shape_ious',
+           'PartSegReport', 'partseg_report', 'PartSegMeter', 'dense_features', 'DenseProbe', 'fit_dense_probe',
+           'probe_report', 'dense_linear_probe', 'part_shot_episodes', 'few_shot_partseg', 'evaluate_partseg',
+           'finetune_partseg', 'part_prompts', 'zero_shot_part_logits', 'zero_shot_partseg']
 
 # %% ../nbs/09c_partseg.ipynb #732dd0c8
 def _check_parts(part, category, part_map: PartMap, name: str = "part") -> dict:
@@ -262,3 +266,50 @@ def finetune_partseg(model: SegModel, train_set, val_set, test_set, part_map: Pa
     model.load_state_dict(best[2])
     return {"protocol": "full fine-tuning", "best_epoch": best[1], "val": val,
             "test": evaluate_partseg(model, test_set, part_map, batch_size, dev), "model": model}
+
+# %% ../nbs/09c_partseg.ipynb #0b545d47
+PART_TEMPLATES = ("a depth map of the {}.", "a grayscale depth map of the {} 3D model.")
+
+def part_prompts(part_map: PartMap) -> list[str]:
+    "One name per global part id: '{part} of a {category}' (underscores as spaces)."
+    return [f"{p.replace('_', ' ')} of a {c.lower().replace('_', ' ')}"
+            for c, ps in zip(part_map.categories, part_map.parts) for p in ps]
+
+def _fill_unseen(points: torch.Tensor, feats: torch.Tensor, seen: torch.Tensor) -> torch.Tensor:
+    "Features (B, N, D) where points no view saw take those of their nearest seen point."
+    out = feats.clone()
+    for b in range(len(points)):
+        if seen[b].all() or not seen[b].any():
+            continue
+        _, idx = knn(points[b:b + 1, ~seen[b]], points[b:b + 1, seen[b]], 1)
+        out[b, ~seen[b]] = feats[b, seen[b]][idx[0, :, 0]]
+    return out
+
+@torch.no_grad()
+def zero_shot_part_logits(teacher, points: torch.Tensor, text: torch.Tensor, rig,
+                          style: str = "realistic") -> torch.Tensor:
+    """Cosine scores (B, N, P) of each point's lifted dense teacher feature against the part
+    embeddings `text` (P, D) (from `teacher.encode_text(part_prompts(map), PART_TEMPLATES)`)."""
+    check_points(points)
+    if teacher.dense_dim != text.shape[-1]:
+        raise BadInput(f"the teacher's dense features have {teacher.dense_dim} channels, the text "
+                       f"embeddings {text.shape[-1]}: use its last layer (dense_layer=None)")
+    dev = teacher.device
+    img = render_depth_images(points.to(dev), rig, style=style)               # (B, V, 3, S, S)
+    dense = F.normalize(teacher(img.flatten(0, 1)).dense.float(), dim=1)
+    maps = dense.view(*img.shape[:2], *dense.shape[1:])                       # (B, V, D, h, w)
+    rendering = render_points(points.to(dev), rig)
+    feats = _fill_unseen(points.to(dev), lift(maps, rendering), rendering.visible.any(1))
+    return (F.normalize(feats, dim=-1) @ text.to(dev).float().T).cpu()
+
+def zero_shot_partseg(teacher, dataset, part_map: PartMap, rig=None, style: str = "realistic",
+                      templates=PART_TEMPLATES, batch_size: int = 8) -> PartSegReport:
+    "The zero-shot part-segmentation report of `teacher` on a part `dataset` (V2's 10 views)."
+    rig = rig or RIGS.build("pointclip_v2_10", image_size=teacher.input_size)
+    text = teacher.encode_text(part_prompts(part_map), templates)
+    meter = PartSegMeter(part_map)
+    for start in range(0, len(dataset), batch_size):
+        b = collate_parts([dataset[i] for i in range(start, min(start + batch_size, len(dataset)))])
+        meter.update(zero_shot_part_logits(teacher, b["points"], text, rig, style), b["part"],
+                     b["category"])
+    return meter.report()
