@@ -25,7 +25,7 @@ from .seghead import SegModel, seg_loss
 __all__ = ['PROBE_WEIGHT_DECAYS', 'PART_TEMPLATES', 'restrict_logits', 'predict_parts', 'part_ious', 'shape_ious',
            'PartSegReport', 'partseg_report', 'PartSegMeter', 'dense_features', 'DenseProbe', 'fit_dense_probe',
            'probe_report', 'dense_linear_probe', 'part_shot_episodes', 'few_shot_partseg', 'evaluate_partseg',
-           'finetune_partseg', 'part_prompts', 'zero_shot_part_logits', 'zero_shot_partseg']
+           'finetune_partseg', 'part_prompts', 'zero_shot_part_logits', 'zero_shot_partseg', 'plot_category_miou']
 
 # %% ../nbs/09c_partseg.ipynb #732dd0c8
 def _check_parts(part, category, part_map: PartMap, name: str = "part") -> dict:
@@ -313,3 +313,23 @@ def zero_shot_partseg(teacher, dataset, part_map: PartMap, rig=None, style: str 
         meter.update(zero_shot_part_logits(teacher, b["points"], text, rig, style), b["part"],
                      b["category"])
     return meter.report()
+
+# %% ../nbs/09c_partseg.ipynb #3584cbfc
+def plot_category_miou(report: PartSegReport, ax=None, title: str | None = None, sort: bool = True):
+    "Bars of each category's mIoU (%) with its shape count, the class mIoU dashed; the axes."
+    import matplotlib.pyplot as plt
+    items = list(report.per_category.items())
+    if sort:
+        items.sort(key=lambda kv: kv[1][0])
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(4, 0.45 * len(items) + 1), 3))
+    names = [f"{c} ({n})" for c, (_, n) in items]
+    ax.bar(range(len(items)), [m for _, (m, _) in items], color="#4c72b0")
+    ax.axhline(report.class_miou, ls="--", color="#c44e52", lw=1,
+               label=f"class mIoU {report.class_miou:.1f}")
+    ax.set_xticks(range(len(items)), names, rotation=60, ha="right", fontsize=8)
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("mIoU %")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(title or f"instance mIoU {report.instance_miou:.1f}", fontsize=10)
+    return ax

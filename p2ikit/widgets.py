@@ -584,6 +584,7 @@ class PartViewer(W.VBox):
         for k in ("part_points", "part", "part_pred", "part_category"):
             if snapshot.get(k) is None:
                 raise BadInput(f"`snapshot` has no `{k}`: PartViewer needs a part prediction")
+        b = min(b, len(snapshot["part_points"]) - 1)       # a part probe may hold fewer shapes
         pts = snapshot["part_points"][b].detach().cpu().float()
         dims = check_tensor(pts, "snapshot['part_points'][b]", ("N", 3))
         true, pred = (snapshot[k][b].detach().cpu().long() for k in ("part", "part_pred"))
