@@ -292,16 +292,20 @@ def partseg_sets(bench: TransferBenchmark) -> dict:
     return {"train": make("train", bench.part_per_class, s),
             "val": make("val", bench.part_eval_per_class, s), "report": report}
 
-def part_scores(backbone, sets: dict, bench: TransferBenchmark, seed: int) -> dict:
-    "{'probe': (instance, class) mIoU, '1-shot': (instance (E,), class (E,))} of one backbone."
+def part_scores(backbone, sets: dict, bench: TransferBenchmark, seed: int,
+                shots: tuple = (1,)) -> dict:
+    """{'probe': (instance, class) mIoU, 'k-shot': (instance (E,), class (E,)) for k in `shots`}
+    of one backbone."""
     feats = {k: dense_features(backbone, d, max(bench.batch_size, 32)) for k, d in sets.items()}
     probe = dense_linear_probe(feats["train"], feats["val"], feats["report"], SYNTHETIC_PARTS,
                                epochs=bench.part_probe_epochs, seed=seed)
-    shot = few_shot_partseg(feats["train"], feats["val"], feats["report"], SYNTHETIC_PARTS,
-                            shots=1, episodes=bench.part_episodes,
-                            epochs=2 * bench.part_probe_epochs, seed=1000 + seed)
-    return {"probe": (probe["test"].instance_miou, probe["test"].class_miou),
-            "1-shot": (shot["instance"], shot["class"])}
+    out = {"probe": (probe["test"].instance_miou, probe["test"].class_miou)}
+    for k in shots:
+        shot = few_shot_partseg(feats["train"], feats["val"], feats["report"], SYNTHETIC_PARTS,
+                                shots=k, episodes=bench.part_episodes,
+                                epochs=2 * bench.part_probe_epochs, seed=1000 + seed)
+        out[f"{k}-shot"] = (shot["instance"], shot["class"])
+    return out
 
 def supervised_parts(bench: TransferBenchmark, seed: int, sets: dict) -> tuple[float, float]:
     "(instance, class) mIoU of the upper bound: the backbone fine-tuned with every part label."
@@ -364,8 +368,9 @@ def partseg_table(bench: TransferBenchmark, scores: dict) -> ResultTable:
 def evaluate_checkpoint_parts(checkpoint, split: str = "val", episodes: int = 5,
                               baseline: bool = False, per_class: int = 8,
                               eval_per_class: int = 4) -> ResultTable:
-    """Dense linear probe and 1-shot part segmentation (mean ± 95 % t-interval over `episodes`) of
-    a checkpoint's student on the synthetic parts; `split` as in the part block."""
+    """Dense linear probe, 1-shot and (with `per_class` >= 5) 5-shot part segmentation (mean ±
+    95 % t-interval over `episodes`) of a checkpoint's student on the synthetic parts; `split` as
+    in the part block."""
     student, cfg = load_student(checkpoint)
     bench = replace(TransferBenchmark(), split=check_choice(split, "split", ["val", "test"]),
                     num_points=cfg.data.num_points, part_per_class=per_class,
@@ -376,13 +381,16 @@ def evaluate_checkpoint_parts(checkpoint, split: str = "val", episodes: int = 5,
     if baseline:
         students["random init"] = load_student(None, cfg)[0]
     table = ResultTable()
+    shots = (1, 5) if per_class >= 5 else (1,)
     for name, net in students.items():
-        sc = part_scores(net, sets, bench, cfg.run.seed)
+        sc = part_scores(net, sets, bench, cfg.run.seed, shots)
         table.add({"student": name, "protocol": "dense linear probe",
                    "instance mIoU": f"{sc['probe'][0]:.1f}", "class mIoU": f"{sc['probe'][1]:.1f}"})
-        table.add({"student": name, "protocol": f"1-shot part segmentation ({episodes} episodes)",
-                   "instance mIoU": _part_cell(sc["1-shot"][0]),
-                   "class mIoU": _part_cell(sc["1-shot"][1])})
+        for k in shots:
+            table.add({"student": name,
+                       "protocol": f"{k}-shot part segmentation ({episodes} episodes)",
+                       "instance mIoU": _part_cell(sc[f"{k}-shot"][0]),
+                       "class mIoU": _part_cell(sc[f"{k}-shot"][1])})
     return table
 
 # %% ../nbs/11c_benchmark.ipynb #a4e67357
