@@ -55,8 +55,10 @@ def main(argv=None):
         print(f"shortcut gap, {arm}: {np.mean(gaps):.3f} (seeds: {each})")
     if result["part_table"] is not None:
         where = "test" if bench.split == "test" else "a second val draw"
-        print(f"\npart segmentation, synthetic parts ({SYNTHETIC_PARTS.num_categories} categories, "
-              f"{SYNTHETIC_PARTS.num_parts} parts), read on {where}, {len(bench.seeds)} seeds, "
+        cats = bench.part_classes or SYNTHETIC_PARTS.categories
+        parts = sum(len(SYNTHETIC_PARTS.ids(c)) for c in cats)
+        print(f"\npart segmentation, synthetic parts ({len(cats)} categories, {parts} parts), "
+              f"read on {where}, {len(bench.seeds)} seeds, "
               f"{bench.part_episodes} 1-shot episodes per seed:")
         print(result["part_table"].to_markdown())
     print(f"{minutes:.1f} min; load average at the start {load[0]:.2f}, at the end "

@@ -76,12 +76,14 @@ class TransferBenchmark:
     part_episodes: int = 5               # 1-shot episodes per seed
     part_probe_epochs: int = 50          # the dense probe's epochs (the 1-shot probe: twice)
     part_epochs: int = 10                # the supervised upper bound's fine-tuning epochs
+    part_classes: tuple | None = None    # the part categories (None: all 20 of SYNTHETIC_PARTS)
 
 QUICK_BENCHMARK = TransferBenchmark(seeds=(0, 1), steps=2, episodes=3, eval_per_class=12,
                                     num_points=128, per_class=2, batch_size=4, views=3,
                                     image_size=32, teacher_epochs=1, teacher_per_class=2,
                                     workers=1, part_per_class=2, part_eval_per_class=1,
-                                    part_episodes=2, part_probe_epochs=3, part_epochs=1)
+                                    part_episodes=2, part_probe_epochs=3, part_epochs=1,
+                                    part_classes=("chair", "mug", "airplane", "lamp"))
 
 # %% ../nbs/11c_benchmark.ipynb #7a5490d6
 def benchmark_config(bench: TransferBenchmark, recipe: str, seed: int) -> Config:
@@ -285,7 +287,8 @@ def transfer_table(bench: TransferBenchmark, acc: dict) -> ResultTable:
 # %% ../nbs/11c_benchmark.ipynb #5cdc79af
 def partseg_sets(bench: TransferBenchmark) -> dict:
     "{'train', 'val', 'report'}: SyntheticParts sets of the part block."
-    make = lambda split, n, seed: SyntheticParts(split, bench.num_points, n, seed=seed)
+    make = lambda split, n, seed: SyntheticParts(split, bench.num_points, n, seed=seed,
+                                                 classes=bench.part_classes)
     s = bench.split_seed
     report = (make("test", bench.part_eval_per_class, s) if bench.split == "test"
               else make("val", bench.part_eval_per_class, s + 1))
