@@ -46,8 +46,8 @@ check-readme: setup
 # Lines of at most 100 characters, one statement per line (ruff); cells, modules, imports, registries.
 check-style: setup
 	$(BIN)/ruff check nbs tests bench tools
-	@# names a notebook defined only in a test cell are undefined in the exported module
-	$(BIN)/ruff check --select F821 p2ikit
+	@# undefined names (a name defined only in a test cell) and repeated dict keys in the package
+	$(BIN)/ruff check --select F821,F601 p2ikit
 
 check-layout: setup
 	$(BIN)/python tools/check_layout.py

@@ -48,7 +48,9 @@ def main(argv=None):
     result = run_transfer_benchmark(bench, out, progress=not a.quick)
     minutes = (time.perf_counter() - start) / 60
     print(f"transfer benchmark, {bench.split}-novel classes, {len(bench.seeds)} training seeds, "
-          f"{bench.steps} steps, {bench.episodes} episodes per task:")
+          f"{bench.steps} steps, {bench.episodes} episodes per task; probed: each model's frozen "
+          "global feature (PointTransformer.global_proj of [cls, max token]; the teacher's "
+          "view-mean global feature) by logistic regression:")
     print(result["table"].to_markdown())
     for arm, gaps in result["shortcut_gap"].items():
         each = ", ".join(f"{g:.3f}" for g in gaps)

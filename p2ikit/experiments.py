@@ -178,12 +178,11 @@ def demo_config(spec: str, out: Path, sizes: dict, image_size: int, seed: int = 
     "The demo's `mvnet` configuration at `sizes` (a `DEMO_SIZES` entry)."
     steps = sizes["steps"]
     return recipe_config("mvnet", {
-        "teacher": {"spec": spec},
         "run": {"seed": seed, "out_dir": str(out), "name": name, "progress": progress},
         "data": {"num_points": sizes["points"], "samples_per_class": sizes["per_class"],
                  "batch_size": sizes["batch"]},
         "render": {"views": sizes["views"], "image_size": image_size},
-        "teacher": {"bank_rotations": sizes["bank_rotations"]},
+        "teacher": {"spec": spec, "bank_rotations": sizes["bank_rotations"]},
         "optim": {"epochs": 1000, "max_steps": steps, "warmup_steps": max(1, steps // 10),
                   "lr": 1e-3}})
 
