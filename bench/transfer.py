@@ -3,10 +3,13 @@
     python bench/transfer.py                 # full: 5 seeds, mvnet + pointmcd, val-novel classes
     python bench/transfer.py --split test    # the test-novel classes: run once, at the end
     python bench/transfer.py --quick         # seconds: the tests' toy sizes
+    python bench/transfer.py --no-parts      # without the part-segmentation block
 
 Prints one table (each arm's mean ± 95% t-interval over training seeds, `e`: over episodes for
 arms that do not depend on the seed; per recipe the paired difference teacher − random-weight
-teacher with its 95% t-interval) and the shortcut gaps; writes runs/benchmark*/benchmark.{json,md}.
+teacher with its 95% t-interval) and the shortcut gaps; then the part-segmentation block (instance
+and class mIoU of the dense linear probe and 1-shot part segmentation per arm, the supervised upper
+bound, teacher − random per recipe); writes runs/benchmark*/benchmark.{json,md}.
 """
 import argparse
 import dataclasses
@@ -16,6 +19,7 @@ import time
 import numpy as np
 
 from p2ikit.benchmark import QUICK_BENCHMARK, TransferBenchmark, run_transfer_benchmark
+from p2ikit.parts import SYNTHETIC_PARTS
 
 
 def main(argv=None):
@@ -26,6 +30,8 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=None, help="pretraining steps per run")
     ap.add_argument("--workers", type=int, default=None, help="training processes at once")
     ap.add_argument("--recipes", default=None, help="comma-separated, e.g. mvnet,pointmcd")
+    ap.add_argument("--episodes", type=int, default=None, help="few-shot episodes per task")
+    ap.add_argument("--no-parts", action="store_true", help="skip the part-segmentation block")
     ap.add_argument("--out", default=None)
     a = ap.parse_args(argv)
     bench = QUICK_BENCHMARK if a.quick else TransferBenchmark()
@@ -34,6 +40,8 @@ def main(argv=None):
     if a.steps: changes["steps"] = a.steps
     if a.workers: changes["workers"] = a.workers
     if a.recipes: changes["recipes"] = tuple(a.recipes.split(","))
+    if a.episodes: changes["episodes"] = a.episodes
+    if a.no_parts: changes["part_block"] = False
     bench = dataclasses.replace(bench, **changes)
     out = a.out or f"runs/benchmark{'-quick' if a.quick else ''}-{bench.split}"
     start, load = time.perf_counter(), os.getloadavg()
@@ -47,6 +55,14 @@ def main(argv=None):
     for arm, gaps in result["shortcut_gap"].items():
         each = ", ".join(f"{g:.3f}" for g in gaps)
         print(f"shortcut gap, {arm}: {np.mean(gaps):.3f} (seeds: {each})")
+    if result["part_table"] is not None:
+        where = "test" if bench.split == "test" else "a second val draw"
+        cats = bench.part_classes or SYNTHETIC_PARTS.categories
+        parts = sum(len(SYNTHETIC_PARTS.ids(c)) for c in cats)
+        print(f"\npart segmentation, synthetic parts ({len(cats)} categories, {parts} parts), "
+              f"read on {where}, {len(bench.seeds)} seeds, "
+              f"{bench.part_episodes} 1-shot episodes per seed:")
+        print(result["part_table"].to_markdown())
     print(f"{minutes:.1f} min; load average at the start {load[0]:.2f}, at the end "
           f"{os.getloadavg()[0]:.2f}; results in {result['dir']}")
 

@@ -23,22 +23,26 @@ from .config import Config, apply_overrides
 from .core import BadInput, atomic_write, check_choice, seed_everything
 from .datasets import SyntheticShapes
 from .evaluate import EVAL_SETTINGS, ShapeStatistics, extract_features, linear_probe_episodes
-from .experiments import control_teacher, novel_classes, novel_set
+from .experiments import control_teacher, load_student, novel_classes, novel_set
 from .losses import label_smoothing_ce
-from .metrics import ResultTable, paired_difference, seed_summary
+from .metrics import ResultTable, paired_difference, seed_summary, summarize
+from .partseg import dense_features, dense_linear_probe, few_shot_partseg, finetune_partseg
+from .parts import SYNTHETIC_PARTS, SyntheticParts
 from .pictures import render_mesh
 from .recipes import augment_batch, build_trainer, class_split, recipe_config
 from .render import RIGS
+from .seghead import make_seg_model
 from .rendernet import RenderNetTeacher, train_rendernet
 from .shapes import SYNTHETIC_CATEGORIES
 from .trainer import Method, Trainer
 from .transforms import collate_points, few_shot_episodes
 
 # %% auto #0
-__all__ = ['BENCHMARK_TASKS', 'QUICK_BENCHMARK', 'TransferBenchmark', 'benchmark_config', 'Supervised', 'train_job',
-           'make_base_data', 'benchmark_teachers', 'evaluation_sets', 'task_episodes', 'teacher_features', 'accuracies',
-           'model_features', 'arm_names', 'benchmark_jobs', 'run_jobs', 'probe_arms', 'transfer_table',
-           'run_transfer_benchmark']
+__all__ = ['BENCHMARK_TASKS', 'QUICK_BENCHMARK', 'PART_UPPER_BOUND', 'TransferBenchmark', 'benchmark_config', 'Supervised',
+           'train_job', 'make_base_data', 'benchmark_teachers', 'evaluation_sets', 'task_episodes', 'teacher_features',
+           'accuracies', 'model_features', 'arm_names', 'benchmark_jobs', 'run_jobs', 'probe_arms', 'transfer_table',
+           'partseg_sets', 'part_scores', 'supervised_parts', 'partseg_block', 'partseg_table',
+           'evaluate_checkpoint_parts', 'run_transfer_benchmark']
 
 # %% ../nbs/11c_benchmark.ipynb #22e26c53
 BENCHMARK_TASKS = (("as built", 5, 10),
@@ -66,11 +70,20 @@ class TransferBenchmark:
     split_seed: int = 0
     bank_rotations: int = 36             # turns of 10° (`bank.TeacherBank`); 0: online teacher
     workers: int = 2
+    part_block: bool = True              # the part-segmentation block (synthetic parts)
+    part_per_class: int = 8              # its training shapes per part category
+    part_eval_per_class: int = 4         # its val (choices) and report shapes per category
+    part_episodes: int = 5               # 1-shot episodes per seed
+    part_probe_epochs: int = 50          # the dense probe's epochs (the 1-shot probe: twice)
+    part_epochs: int = 10                # the supervised upper bound's fine-tuning epochs
+    part_classes: tuple | None = None    # the part categories (None: all 20 of SYNTHETIC_PARTS)
 
 QUICK_BENCHMARK = TransferBenchmark(seeds=(0, 1), steps=2, episodes=3, eval_per_class=12,
                                     num_points=128, per_class=2, batch_size=4, views=3,
                                     image_size=32, teacher_epochs=1, teacher_per_class=2,
-                                    workers=1)
+                                    workers=1, part_per_class=2, part_eval_per_class=1,
+                                    part_episodes=2, part_probe_epochs=3, part_epochs=1,
+                                    part_classes=("chair", "mug", "airplane", "lamp"))
 
 # %% ../nbs/11c_benchmark.ipynb #7a5490d6
 def benchmark_config(bench: TransferBenchmark, recipe: str, seed: int) -> Config:
@@ -272,6 +285,118 @@ def transfer_table(bench: TransferBenchmark, acc: dict) -> ResultTable:
     return table
 
 # %% ../nbs/11c_benchmark.ipynb #5cdc79af
+def partseg_sets(bench: TransferBenchmark) -> dict:
+    "{'train', 'val', 'report'}: SyntheticParts sets of the part block."
+    make = lambda split, n, seed: SyntheticParts(split, bench.num_points, n, seed=seed,
+                                                 classes=bench.part_classes)
+    s = bench.split_seed
+    report = (make("test", bench.part_eval_per_class, s) if bench.split == "test"
+              else make("val", bench.part_eval_per_class, s + 1))
+    return {"train": make("train", bench.part_per_class, s),
+            "val": make("val", bench.part_eval_per_class, s), "report": report}
+
+def part_scores(backbone, sets: dict, bench: TransferBenchmark, seed: int,
+                shots: tuple = (1,)) -> dict:
+    """{'probe': (instance, class) mIoU, 'k-shot': (instance (E,), class (E,)) for k in `shots`}
+    of one backbone."""
+    feats = {k: dense_features(backbone, d, max(bench.batch_size, 32)) for k, d in sets.items()}
+    probe = dense_linear_probe(feats["train"], feats["val"], feats["report"], SYNTHETIC_PARTS,
+                               epochs=bench.part_probe_epochs, seed=seed)
+    out = {"probe": (probe["test"].instance_miou, probe["test"].class_miou)}
+    for k in shots:
+        shot = few_shot_partseg(feats["train"], feats["val"], feats["report"], SYNTHETIC_PARTS,
+                                shots=k, episodes=bench.part_episodes,
+                                epochs=2 * bench.part_probe_epochs, seed=1000 + seed)
+        out[f"{k}-shot"] = (shot["instance"], shot["class"])
+    return out
+
+def supervised_parts(bench: TransferBenchmark, seed: int, sets: dict) -> tuple[float, float]:
+    "(instance, class) mIoU of the upper bound: the backbone fine-tuned with every part label."
+    cfg = benchmark_config(bench, "mvnet", seed)
+    seed_everything(seed)
+    seg = make_seg_model(Supervised(cfg, 1).backbone, SYNTHETIC_PARTS.num_categories,
+                         SYNTHETIC_PARTS.num_parts)
+    ft = finetune_partseg(seg, sets["train"], sets["val"], sets["report"], SYNTHETIC_PARTS,
+                          epochs=bench.part_epochs, batch_size=bench.batch_size, seed=seed)
+    return ft["test"].instance_miou, ft["test"].class_miou
+
+# %% ../nbs/11c_benchmark.ipynb #6a8abac2
+PART_UPPER_BOUND = "supervised parts (upper bound)"
+
+def partseg_block(bench: TransferBenchmark, jobs: list[tuple], results: list[dict],
+                  progress: bool = True) -> dict:
+    """{arm: {'dense linear probe' | '1-shot part segmentation' | 'full fine-tuning':
+    (instance, class)}}, each (S,) or (S, E) over the seeds (and episodes)."""
+    sets = partseg_sets(bench)
+    keep = [a for a in arm_names(bench) if a not in ("shape statistics", "teacher features")]
+    runs = {}
+    for (arm, args), result in tqdm(list(zip(jobs, results)), desc="part block",
+                                    disable=not progress):
+        if arm not in keep:
+            continue
+        backbone = Supervised(benchmark_config(bench, args[2], args[3]), 1).backbone
+        backbone.load_state_dict(result["backbone"])
+        runs.setdefault(arm, []).append(part_scores(backbone.eval(), sets, bench, args[3]))
+    out = {arm: {"dense linear probe": tuple(np.array([r["probe"][j] for r in rs])
+                                             for j in (0, 1)),
+                 "1-shot part segmentation": tuple(np.stack([r["1-shot"][j] for r in rs])
+                                                   for j in (0, 1))}
+           for arm, rs in runs.items()}
+    upper = [supervised_parts(bench, seed, sets) for seed in bench.seeds]
+    out[PART_UPPER_BOUND] = {"full fine-tuning": tuple(np.array([u[j] for u in upper])
+                                                       for j in (0, 1))}
+    return out
+
+def _part_cell(v: np.ndarray) -> str:
+    s = seed_summary(v) if v.ndim == 2 else summarize(v)
+    return f"{s['mean']:.1f} ± {s['ci95']:.1f}"
+
+def partseg_table(bench: TransferBenchmark, scores: dict) -> ResultTable:
+    """Instance and class mIoU (%) per arm and protocol (mean ± 95 % t-interval over the seeds),
+    and per recipe the paired difference teacher − random-weight teacher over the seeds."""
+    table = ResultTable()
+    for arm, protocols in scores.items():
+        for protocol, (inst, cls) in protocols.items():
+            table.add({"arm": arm, "protocol": protocol, "instance mIoU": _part_cell(inst),
+                       "class mIoU": _part_cell(cls)})
+    for r in bench.recipes:
+        real, twin = scores[f"{r}, teacher"], scores[f"{r}, random-weight teacher"]
+        for protocol in real:
+            table.add({"arm": f"{r}: teacher − random", "protocol": protocol,
+                       "instance mIoU": _difference(real[protocol][0], twin[protocol][0]),
+                       "class mIoU": _difference(real[protocol][1], twin[protocol][1])})
+    return table
+
+# %% ../nbs/11c_benchmark.ipynb #58b919a1
+def evaluate_checkpoint_parts(checkpoint, split: str = "val", episodes: int = 5,
+                              baseline: bool = False, per_class: int = 8,
+                              eval_per_class: int = 4) -> ResultTable:
+    """Dense linear probe, 1-shot and (with `per_class` >= 5) 5-shot part segmentation (mean ±
+    95 % t-interval over `episodes`) of a checkpoint's student on the synthetic parts; `split` as
+    in the part block."""
+    student, cfg = load_student(checkpoint)
+    bench = replace(TransferBenchmark(), split=check_choice(split, "split", ["val", "test"]),
+                    num_points=cfg.data.num_points, part_per_class=per_class,
+                    part_eval_per_class=eval_per_class, part_episodes=episodes,
+                    split_seed=cfg.data.split_seed, batch_size=cfg.data.batch_size)
+    sets = partseg_sets(bench)
+    students = {"checkpoint": student}
+    if baseline:
+        students["random init"] = load_student(None, cfg)[0]
+    table = ResultTable()
+    shots = (1, 5) if per_class >= 5 else (1,)
+    for name, net in students.items():
+        sc = part_scores(net, sets, bench, cfg.run.seed, shots)
+        table.add({"student": name, "protocol": "dense linear probe",
+                   "instance mIoU": f"{sc['probe'][0]:.1f}", "class mIoU": f"{sc['probe'][1]:.1f}"})
+        for k in shots:
+            table.add({"student": name,
+                       "protocol": f"{k}-shot part segmentation ({episodes} episodes)",
+                       "instance mIoU": _part_cell(sc[f"{k}-shot"][0]),
+                       "class mIoU": _part_cell(sc[f"{k}-shot"][1])})
+    return table
+
+# %% ../nbs/11c_benchmark.ipynb #a4e67357
 def run_transfer_benchmark(bench: TransferBenchmark = TransferBenchmark(),
                            out_dir: str | os.PathLike = "runs/benchmark",
                            progress: bool = True) -> dict:
@@ -289,8 +414,17 @@ def run_transfer_benchmark(bench: TransferBenchmark = TransferBenchmark(),
     gaps = {arm: g for arm, g in gaps.items() if g}
     raw = {arm: {f"{s} | {w}-way {k}-shot": a.tolist() for (s, w, k), a in tasks.items()}
            for arm, tasks in acc.items()}
+    parts = partseg_block(bench, jobs, results, progress) if bench.part_block else None
+    part_table = None if parts is None else partseg_table(bench, parts)
+    part_raw = None if parts is None else {
+        arm: {p: {"instance": v[0].tolist(), "class": v[1].tolist()} for p, v in ps.items()}
+        for arm, ps in parts.items()}
     with atomic_write(out / "benchmark.json", "w") as f:
-        json.dump({"benchmark": asdict(bench), "accuracies": raw, "shortcut_gap": gaps}, f)
+        json.dump({"benchmark": asdict(bench), "accuracies": raw, "shortcut_gap": gaps,
+                   "partseg": part_raw}, f)
     with atomic_write(out / "benchmark.md", "w") as f:
         f.write(table.to_markdown() + "\n")
-    return {"table": table, "accuracies": acc, "shortcut_gap": gaps, "dir": out}
+        if part_table is not None:
+            f.write("\n" + part_table.to_markdown() + "\n")
+    return {"table": table, "accuracies": acc, "shortcut_gap": gaps, "dir": out,
+            "part_table": part_table, "partseg": parts}

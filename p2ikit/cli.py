@@ -21,6 +21,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 import torch
 
 from .backbones import BACKBONES
+from .benchmark import evaluate_checkpoint_parts
 from .config import Config, DataConfig, apply_overrides
 from .core import BadInput, P2IError, get_device
 from .datasets import DATASETS, find_datasets
@@ -169,18 +170,30 @@ def _train_teacher(a) -> int:
 
 # %% ../nbs/12_cli.ipynb #1f43d9d5
 def add_evaluate(sub):
-    p = sub.add_parser("evaluate", help="novel-class linear probe of a checkpoint's student")
+    p = sub.add_parser("evaluate", help="novel-class linear probe of a checkpoint's student, or "
+                                        "part segmentation (--task partseg)")
     p.add_argument("checkpoint", help="a training checkpoint (runs/<name>/checkpoints/last.pt)")
+    p.add_argument("--task", default="classify", choices=["classify", "partseg"],
+                   help="novel-class few-shot probe, or part segmentation on the synthetic parts "
+                        "(dense linear probe and 1-shot)")
     p.add_argument("--way", type=int, default=5)
     p.add_argument("--shot", type=int, default=10)
     p.add_argument("--episodes", type=int, default=10)
     p.add_argument("--baseline", action="store_true", help="also score a random-init student")
     p.add_argument("--split", default="val", choices=["val", "test"],
                    help="val-novel classes (for choices) or test-novel (report once)")
+    p.add_argument("--part-shapes", type=int, default=8,
+                   help="partseg: training shapes per part category")
+    p.add_argument("--part-eval-shapes", type=int, default=4,
+                   help="partseg: val and report shapes per part category")
     p.set_defaults(run=_evaluate)
 
 def _evaluate(a) -> int:
-    table = evaluate_checkpoint(a.checkpoint, a.way, a.shot, a.episodes, a.baseline, a.split)
+    if a.task == "partseg":
+        table = evaluate_checkpoint_parts(a.checkpoint, a.split, a.episodes, a.baseline,
+                                          a.part_shapes, a.part_eval_shapes)
+    else:
+        table = evaluate_checkpoint(a.checkpoint, a.way, a.shot, a.episodes, a.baseline, a.split)
     print(table.to_markdown())
     return 0
 

@@ -19,12 +19,14 @@ from plotly.subplots import make_subplots
 
 from .core import BadInput, P2IError, Registry, check_positive
 from .trainer import Callback, Trainer, record_series, rng_state, set_rng_state, to_device
-from .widgets import (TEMPLATE, UI_LOCK, FigureBox, PlotlyAdapter, PointCloudViewer,
-                            ReconstructionViewer, ViewGallery, check_snapshot)
+from .widgets import (TEMPLATE, UI_LOCK, FigureBox, PlotlyAdapter, PartViewer,
+                            PointCloudViewer, ReconstructionViewer, ViewGallery, check_snapshot)
 from .similarity import SimilarityExplorer
+from .partseg import dense_features, fit_dense_probe, predict_parts
+from .parts import SYNTHETIC_PARTS, PartMap, collate_parts
 
 # %% auto #0
-__all__ = ['PANELS', 'default_probe', 'probe_snapshot', 'panels_for', 'TrainingDashboard']
+__all__ = ['PANELS', 'default_probe', 'probe_snapshot', 'panels_for', 'PartProbe', 'TrainingDashboard']
 
 # %% ../nbs/10c_dashboard.ipynb #adfa2b48
 def default_probe(dataset, n: int = 2, collate_fn=None) -> dict:
@@ -61,12 +63,44 @@ PANELS.register("similarity", obj=SimilarityExplorer,
                 shows=lambda has: bool(has & {"teacher_dense", "student_dense"}))
 PANELS.register("points", obj=PointCloudViewer, heading="Point cloud",
                 shows=lambda has: "points" in has)
+PANELS.register("parts", obj=PartViewer,
+                heading="Parts: the part probe's prediction on its fixed shape (true | predicted)",
+                shows=lambda has: "part_pred" in has)
 
 def panels_for(snapshot: dict, names: Sequence[str], sample: int = 0) -> dict:
     "{name: a new panel} of the `PANELS` `names` that show something of `snapshot`."
     for p in names: PANELS.check(p, "panels")
     has = {k for k, v in snapshot.items() if v is not None}
     return {p: PANELS[p](sample=sample) for p in names if PANELS.meta(p)["shows"](has)}
+
+# %% ../nbs/10c_dashboard.ipynb #f49e734c
+class PartProbe:
+    "Each call: a dense probe fitted on `fit`'s shapes predicts `show`'s parts (snapshot keys)."
+    def __init__(self, fit: Sequence[dict], show: Sequence[dict],
+                 part_map: PartMap = SYNTHETIC_PARTS, epochs: int = 30, seed: int = 0):
+        if not len(fit) or not len(show):
+            raise BadInput("`fit` and `show` must be non-empty lists of part-dataset items")
+        self.fit, self.part_map, self.epochs, self.seed = list(fit), part_map, epochs, seed
+        self.show = collate_parts(list(show))
+
+    def __call__(self, method) -> dict:
+        backbone = getattr(method, "backbone", None)
+        if backbone is None:
+            raise BadInput(f"{type(method).__name__} has no `backbone` for the part probe")
+        state, was = rng_state(), backbone.training
+        dev = next(backbone.parameters()).device
+        try:
+            feats = dense_features(backbone, self.fit, device=dev)
+            probe = fit_dense_probe(feats, self.part_map, epochs=self.epochs, seed=self.seed)
+            with torch.no_grad():
+                backbone.eval()
+                per_point = backbone(self.show["points"].to(dev)).per_point.float().cpu()
+                pred = predict_parts(probe(per_point), self.show["category"], self.part_map)
+        finally:
+            backbone.train(was)
+            set_rng_state(state)
+        return {"part_points": self.show["points"], "part": self.show["part"], "part_pred": pred,
+                "part_category": self.show["category"]}
 
 # %% ../nbs/10c_dashboard.ipynb #6f66f947
 class _DashboardHook(Callback):
@@ -80,7 +114,7 @@ class TrainingDashboard(W.VBox):
     def __init__(self, trainer: Trainer, probe_batch: dict | None = None, every: int = 10,
                  probe_size: int = 2, sample: int = 0, max_snapshots: int = 30,
                  refresh_s: float = 0.5, panels: Sequence[str] | None = None,
-                 probe_seed: int = 0, probe_step: int | None = 0):
+                 probe_seed: int = 0, probe_step: int | None = 0, part_probe=None):
         if not isinstance(trainer, Trainer):
             raise BadInput(f"`trainer` must be a trainer.Trainer, got {type(trainer).__name__}")
         check_positive(every, "every")
@@ -92,6 +126,7 @@ class TrainingDashboard(W.VBox):
         self.trainer, self.every, self.sample = trainer, every, sample
         self.max_snapshots = max_snapshots
         self.refresh_s, self.probe_seed, self.probe_step = refresh_s, probe_seed, probe_step
+        self.part_probe = part_probe                         # e.g. a PartProbe: adds `part_pred`
         self.probe = (probe_batch if probe_batch is not None
                       else default_probe(trainer.dataset, probe_size, trainer.collate_fn))
         self.snapshots: list[tuple[int, dict]] = []                  # (step, snapshot), locked
@@ -154,6 +189,8 @@ def take_snapshot(self: TrainingDashboard) -> dict:
     snap = probe_snapshot(self.trainer.method, self.probe, step, self.probe_seed,
                           getattr(self.trainer, "device", "cpu"))
     check_snapshot(snap, self.sample)
+    if self.part_probe is not None:
+        snap.update(self.part_probe(self.trainer.method))
     return snap
 
 # %% ../nbs/10c_dashboard.ipynb #2fcd332b

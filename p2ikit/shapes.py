@@ -16,8 +16,9 @@ from .core import BadInput, Registry, check_tensor
 from .ops import rotation_about_up
 
 # %% auto #0
-__all__ = ['SHAPES', 'SYNTHETIC_CATEGORIES', 'Mesh', 'sample_surface_arrays', 'sample_surface', 'loft', 'lathe', 'box', 'slab',
-           'cylinder', 'tube', 'move', 'axis_rotation', 'merge_parts', 'mesh_unit_frame', 'shape_arrays', 'make_shape',
+__all__ = ['SHAPES', 'SYNTHETIC_CATEGORIES', 'Mesh', 'sample_surface_arrays', 'sample_surface_faces', 'sample_surface', 'loft',
+           'lathe', 'box', 'slab', 'cylinder', 'tube', 'move', 'axis_rotation', 'merge_parts', 'Part', 'named',
+           'merge_named_parts', 'mesh_unit_frame', 'shape_arrays', 'part_names', 'shape_part_arrays', 'make_shape',
            'point_to_mesh_distance']
 
 # %% ../nbs/02a_shapes.ipynb #4fe90193
@@ -53,6 +54,11 @@ def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def sample_surface_arrays(V: np.ndarray, F: np.ndarray, n: int,
                           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     "n points and unit normals (n, 3) uniformly by area on the mesh of vertices V and faces F."
+    return sample_surface_faces(V, F, n, rng)[:2]
+
+def sample_surface_faces(V: np.ndarray, F: np.ndarray, n: int, rng: np.random.Generator
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    "`sample_surface_arrays` and the face (n,) each point lies on (the same draws, same points)."
     tri = V[F]
     cross = _cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     dbl = np.sqrt((cross * cross).sum(1))
@@ -64,7 +70,7 @@ def sample_surface_arrays(V: np.ndarray, F: np.ndarray, n: int,
     w1, w2 = su * (1 - v), su * v
     t = tri[f]
     pts = t[:, 0] + w1[:, None] * (t[:, 1] - t[:, 0]) + w2[:, None] * (t[:, 2] - t[:, 0])
-    return pts, cross[f] / dbl[f, None]
+    return pts, cross[f] / dbl[f, None], f
 
 def sample_surface(mesh: Mesh, n: int,
                    seed: int | np.random.Generator = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -181,12 +187,34 @@ def axis_rotation(axis: int, angle: float) -> np.ndarray:
 
 def merge_parts(parts) -> tuple[np.ndarray, np.ndarray]:
     "Concatenate parts into one mesh, dropping zero-area faces (poles, degenerate fans)."
+    return merge_named_parts(parts)[:2]
+
+class Part(tuple):
+    "A part (V, F) that knows what it is: `Part('leg', box(...))` unpacks as (V, F), has `.name`."
+    def __new__(cls, name: str, part):
+        self = super().__new__(cls, part)
+        self.name = name
+        return self
+
+def named(name: str, *parts) -> list[Part]:
+    "Every part of `parts` as a `Part` called `name` (`parts += named('leg', *legs)`)."
+    return [Part(name, p) for p in parts]
+
+def merge_named_parts(parts, names: tuple[str, ...] = ("body",)):
+    """`merge_parts`, plus each kept face's part: the index in `names` of its `Part`'s name (an
+    unnamed part is `names[0]`; with several names every part must be named)."""
+    labels = []
+    for p in parts:
+        name = getattr(p, "name", names[0] if len(names) == 1 else None)
+        if name not in names:
+            raise BadInput(f"part {name!r} is not one of the category's parts {list(names)}")
+        labels.append(np.full(len(p[1]), names.index(name)))
     offs = np.cumsum([0] + [len(V) for V, _ in parts[:-1]])
     V = np.concatenate([V for V, _ in parts])
     F = np.concatenate([F + o for (_, F), o in zip(parts, offs)])
     tri = V[F]
     keep = (_cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]) ** 2).sum(1) > 1e-18
-    return V, F[keep]
+    return V, F[keep], np.concatenate(labels)[keep]
 
 # %% ../nbs/02a_shapes.ipynb #e02b8630
 SHAPES = Registry("shape category")
@@ -197,171 +225,183 @@ def _legs(rng, xs, zs, h, t, round_=None, y0=0.0):
     return [cylinder((x, y0, z), t / 2, h, 10) if round_ else box((x, y0 + h / 2, z), (t, h, t))
             for x in xs for z in zs]
 
-@SHAPES.register("chair")
+@SHAPES.register("chair", parts=("seat", "leg", "back", "arm"))
 def _chair(rng):
     U = rng.uniform
     w, d, st, h = U(.8, 1.2), U(.8, 1.2), U(.05, .12), U(.8, 1.1)
     lt, inset = U(.05, .1), U(0, .08)
-    parts = [box((0, h - st / 2, 0), (w, st, d))]
+    parts = named("seat", box((0, h - st / 2, 0), (w, st, d)))
     x, z = w / 2 - lt / 2 - inset, d / 2 - lt / 2 - inset
-    parts += _legs(rng, (-x, x), (-z, z), h - st, lt)
+    parts += named("leg", *_legs(rng, (-x, x), (-z, z), h - st, lt))
     bh, bt = U(.6, 1.2), U(.04, .1)
     zb = -d / 2 + bt / 2
     if rng.random() < 0.5:                                   # solid back, maybe tilted
         back = box((0, bh / 2, 0), (w, bh, bt))
-        parts.append(move(back, axis_rotation(0, -U(0, .25)), (0, h, zb)))
+        parts.append(Part("back", move(back, axis_rotation(0, -U(0, .25)), (0, h, zb))))
     else:                                                    # slats under a top rail
         n = int(rng.integers(2, 6))
-        parts += [box((xx, h + bh / 2, zb), (lt * .8, bh, bt)) for xx in np.linspace(-x, x, n)]
-        parts.append(box((0, h + bh - .05, zb), (w, .1, bt * 1.2)))
+        parts += named("back", *[box((xx, h + bh / 2, zb), (lt * .8, bh, bt))
+                                 for xx in np.linspace(-x, x, n)])
+        parts.append(Part("back", box((0, h + bh - .05, zb), (w, .1, bt * 1.2))))
     if rng.random() < 0.35:                                  # arm rests on posts
         ah = U(.2, .35)
         for s in (-1, 1):
-            parts.append(box((s * (w / 2 - .04), h + ah, 0), (.08, .05, d * .9)))
-            parts.append(box((s * (w / 2 - .04), h + ah / 2, d * .35), (.05, ah, .05)))
+            parts += named("arm", box((s * (w / 2 - .04), h + ah, 0), (.08, .05, d * .9)),
+                           box((s * (w / 2 - .04), h + ah / 2, d * .35), (.05, ah, .05)))
     return parts
 
-@SHAPES.register("stool")
+@SHAPES.register("stool", parts=("seat", "leg", "ring"))
 def _stool(rng):
     U = rng.uniform
     h, st = U(.6, 1.3), U(.05, .12)
     r = U(.3, .5)
-    parts = [cylinder((0, h - st, 0), r, st, 24) if rng.random() < 0.7
-             else box((0, h - st / 2, 0), (2 * r, st, 2 * r))]
+    parts = named("seat", cylinder((0, h - st, 0), r, st, 24) if rng.random() < 0.7
+                  else box((0, h - st / 2, 0), (2 * r, st, 2 * r)))
     n, lr = int(rng.integers(3, 5)), U(.02, .045)
     rt, rb = r * U(.55, .8), r * U(.8, 1.3)
     a = 2 * np.pi * np.arange(n) / n + U(0, np.pi)
     for ai in a:
         top = np.array([rt * np.cos(ai), h - st, rt * np.sin(ai)])
         bot = np.array([rb * np.cos(ai), 0, rb * np.sin(ai)])
-        parts.append(tube(np.linspace(bot, top, 3), lr, 8))
+        parts.append(Part("leg", tube(np.linspace(bot, top, 3), lr, 8)))
     if rng.random() < 0.5:                                   # foot ring
         f = U(.25, .45)
         R, tt = rb + (rt - rb) * f, lr * .8
         ang = np.linspace(0, 2 * np.pi, 12, endpoint=False)
-        parts.append(lathe(R + tt * np.cos(ang), f * (h - st) + tt * np.sin(ang), 24, wrap=True))
+        ring = lathe(R + tt * np.cos(ang), f * (h - st) + tt * np.sin(ang), 24, wrap=True)
+        parts.append(Part("ring", ring))
     return parts
 
 # %% ../nbs/02a_shapes.ipynb #74c4400d
-@SHAPES.register("table")
+@SHAPES.register("table", parts=("top", "leg", "apron"))
 def _table(rng):
     U = rng.uniform
     h, t = U(.9, 1.2), U(.04, .1)
     if rng.random() < 0.7:
         w, d = U(1.4, 2.6), U(.7, 1.4)
-        parts = [box((0, h - t / 2, 0), (w, t, d))]
+        parts = named("top", box((0, h - t / 2, 0), (w, t, d)))
     else:
         r = U(.5, .9)
         w = d = 2 * r / np.sqrt(2)
-        parts = [cylinder((0, h - t, 0), r, t, 32)]
+        parts = named("top", cylinder((0, h - t, 0), r, t, 32))
     if rng.random() < 0.7:
         lt, inset = U(.05, .1), U(.02, .12)
         x, z = w / 2 - lt / 2 - inset, d / 2 - lt / 2 - inset
-        parts += _legs(rng, (-x, x), (-z, z), h - t, lt)
+        parts += named("leg", *_legs(rng, (-x, x), (-z, z), h - t, lt))
         if rng.random() < 0.4:                               # apron
-            parts += [box((0, h - t - .05, s * z), (2 * x, .1, .03)) for s in (-1, 1)]
-            parts += [box((s * x, h - t - .05, 0), (.03, .1, 2 * z)) for s in (-1, 1)]
-    else:                                                    # pedestal
-        parts += [cylinder((0, 0, 0), U(.05, .12), h - t, 16),
-                  cylinder((0, 0, 0), U(.3, .5), U(.03, .08), 24)]
+            parts += named("apron", *[box((0, h - t - .05, s * z), (2 * x, .1, .03))
+                                      for s in (-1, 1)])
+            parts += named("apron", *[box((s * x, h - t - .05, 0), (.03, .1, 2 * z))
+                                      for s in (-1, 1)])
+    else:                                                    # pedestal: its column and foot
+        parts += named("leg", cylinder((0, 0, 0), U(.05, .12), h - t, 16),
+                       cylinder((0, 0, 0), U(.3, .5), U(.03, .08), 24))
     return parts
 
-@SHAPES.register("desk")
+@SHAPES.register("desk", parts=("top", "pedestal", "drawer", "leg", "panel"))
 def _desk(rng):
     U = rng.uniform
     w, d, h, t = U(1.3, 2.2), U(.6, .9), U(.85, 1.05), U(.03, .06)
-    parts = [box((0, h - t / 2, 0), (w, t, d))]
+    parts = named("top", box((0, h - t / 2, 0), (w, t, d)))
     pw = U(.35, .55)
     sides = [-1, 1] if rng.random() < 0.4 else [rng.choice([-1, 1])]
     for s in sides:                                          # drawer pedestals with drawer fronts
         xc = s * (w / 2 - pw / 2)
-        parts.append(box((xc, (h - t) / 2, 0), (pw, h - t, d)))
+        parts.append(Part("pedestal", box((xc, (h - t) / 2, 0), (pw, h - t, d))))
         n = int(rng.integers(2, 5))
         dh = (h - t) / n
-        parts += [box((xc, dh * (j + .5), d / 2 + .01), (pw * .9, dh * .85, .02))
-                  for j in range(n)]
+        parts += named("drawer", *[box((xc, dh * (j + .5), d / 2 + .01), (pw * .9, dh * .85, .02))
+                                   for j in range(n)])
     if len(sides) == 1:                                      # legs or a panel on the open side
         xo = -sides[0] * (w / 2 - .04)
         if rng.random() < 0.5:
-            parts += _legs(rng, (xo,), (-d / 2 + .04, d / 2 - .04), h - t, .06)
+            parts += named("leg", *_legs(rng, (xo,), (-d / 2 + .04, d / 2 - .04), h - t, .06))
         else:
-            parts.append(box((xo, (h - t) / 2, 0), (.04, h - t, d)))
+            parts.append(Part("leg", box((xo, (h - t) / 2, 0), (.04, h - t, d))))
     if rng.random() < 0.5:
-        parts.append(box((0, (h - t) * .6, -d / 2 + .02), (w * .9, (h - t) * .5, .02)))
+        modesty = box((0, (h - t) * .6, -d / 2 + .02), (w * .9, (h - t) * .5, .02))
+        parts.append(Part("panel", modesty))
     return parts
 
 # %% ../nbs/02a_shapes.ipynb #0574f2b7
-@SHAPES.register("bench")
+@SHAPES.register("bench", parts=("seat", "leg", "back"))
 def _bench(rng):
     U = rng.uniform
     w, d, t, h = U(1.8, 3.2), U(.35, .6), U(.04, .1), U(.45, .75)
-    parts = [box((0, h - t / 2, 0), (w, t, d))]
+    parts = named("seat", box((0, h - t / 2, 0), (w, t, d)))
     if rng.random() < 0.5:
-        parts += [box((s * (w / 2 - .1), (h - t) / 2, 0), (U(.04, .1), h - t, d)) for s in (-1, 1)]
+        parts += named("leg", *[box((s * (w / 2 - .1), (h - t) / 2, 0), (U(.04, .1), h - t, d))
+                                for s in (-1, 1)])
     else:
         xs = np.linspace(-w / 2 + .1, w / 2 - .1, 3 if w > 2.5 else 2)
-        parts += _legs(rng, xs, (-d / 2 + .06, d / 2 - .06), h - t, U(.05, .09))
+        parts += named("leg", *_legs(rng, xs, (-d / 2 + .06, d / 2 - .06), h - t, U(.05, .09)))
     if rng.random() < 0.5:                                   # back: boards on posts
         bh, n = U(.35, .6), int(rng.integers(1, 4))
-        parts += [box((s * (w / 2 - .1), h + bh / 2, -d / 2), (.06, bh, .05)) for s in (-1, 1)]
-        parts += [box((0, h + bh * (j + 1) / (n + .5), -d / 2 - .01), (w, bh / (2 * n + 1), .04))
-                  for j in range(n)]
+        parts += named("back", *[box((s * (w / 2 - .1), h + bh / 2, -d / 2), (.06, bh, .05))
+                                 for s in (-1, 1)])
+        parts += named("back", *[box((0, h + bh * (j + 1) / (n + .5), -d / 2 - .01),
+                                     (w, bh / (2 * n + 1), .04)) for j in range(n)])
     return parts
 
 # %% ../nbs/02a_shapes.ipynb #f790a58c
-@SHAPES.register("bed")
+@SHAPES.register("bed", parts=("frame", "mattress", "leg", "headboard", "footboard",
+                                   "pillow"))
 def _bed(rng):
     U = rng.uniform
     L, W = U(2.0, 2.4), U(1.0, 2.0)
     lh = U(.08, .2) if rng.random() < 0.5 else 0
     fh, mt = U(.2, .35), U(.15, .3)
-    parts = [box((0, lh + fh / 2, 0), (W, fh, L)),
-             box((0, lh + fh + mt / 2, .02), (W * .96, mt, L * .95))]
+    parts = [Part("frame", box((0, lh + fh / 2, 0), (W, fh, L))),
+             Part("mattress", box((0, lh + fh + mt / 2, .02), (W * .96, mt, L * .95)))]
     if lh:
-        parts += _legs(rng, (-W / 2 + .05, W / 2 - .05), (-L / 2 + .05, L / 2 - .05), lh, .08)
+        parts += named("leg", *_legs(rng, (-W / 2 + .05, W / 2 - .05),
+                                     (-L / 2 + .05, L / 2 - .05), lh, .08))
     hh = lh + fh + mt + U(.3, .8)
-    parts.append(box((0, hh / 2, -L / 2 - .04), (W + .04, hh, .08)))
+    parts.append(Part("headboard", box((0, hh / 2, -L / 2 - .04), (W + .04, hh, .08))))
     if rng.random() < 0.5:
-        parts.append(box((0, (hh * .6) / 2, L / 2 + .04), (W + .04, hh * .6, .08)))
+        foot = box((0, (hh * .6) / 2, L / 2 + .04), (W + .04, hh * .6, .08))
+        parts.append(Part("footboard", foot))
     n = int(rng.integers(1, 3)) if W > 1.4 else 1
     for x in np.linspace(-W / 4, W / 4, n) if n > 1 else [0.0]:
         sph = lathe(np.sin(np.linspace(0, np.pi, 9)), -np.cos(np.linspace(0, np.pi, 9)), 12)
-        parts.append(move(sph, t=(x, lh + fh + mt + .05, -L / 2 + .3), s=(W / (2.6 * n), .07, .18)))
+        pillow = move(sph, t=(x, lh + fh + mt + .05, -L / 2 + .3), s=(W / (2.6 * n), .07, .18))
+        parts.append(Part("pillow", pillow))
     return parts
 
-@SHAPES.register("sofa")
+@SHAPES.register("sofa", parts=("base", "back", "arm", "cushion", "leg"))
 def _sofa(rng):
     U = rng.uniform
     W, D, sh = U(1.6, 2.8), U(.8, 1.0), U(.3, .45)
     lh = U(.05, .15) if rng.random() < 0.6 else 0
-    parts = [box((0, lh + sh / 2, 0), (W, sh, D))]
+    parts = named("base", box((0, lh + sh / 2, 0), (W, sh, D)))
     bt, bh = U(.15, .3), U(.4, .7)
-    parts.append(box((0, lh + sh + bh / 2, -D / 2 + bt / 2), (W, bh, bt)))
+    parts.append(Part("back", box((0, lh + sh + bh / 2, -D / 2 + bt / 2), (W, bh, bt))))
     at = U(.12, .25)
     if rng.random() < 0.8:
         ah = U(.15, .35)
-        parts += [box((s * (W / 2 + at / 2), lh + (sh + ah) / 2, 0), (at, sh + ah, D))
-                  for s in (-1, 1)]
+        parts += named("arm", *[box((s * (W / 2 + at / 2), lh + (sh + ah) / 2, 0),
+                                    (at, sh + ah, D)) for s in (-1, 1)])
     n = int(rng.integers(1, 4))
     cw, ct = W / n, U(.08, .15)
-    parts += [box((-W / 2 + cw * (j + .5), lh + sh + ct / 2, bt / 2), (cw * .96, ct, D - bt))
-              for j in range(n)]
+    parts += named("cushion", *[box((-W / 2 + cw * (j + .5), lh + sh + ct / 2, bt / 2),
+                                    (cw * .96, ct, D - bt)) for j in range(n)])
     if lh:
-        parts += _legs(rng, (-W / 2 + .06, W / 2 - .06), (-D / 2 + .06, D / 2 - .06), lh, .06)
+        parts += named("leg", *_legs(rng, (-W / 2 + .06, W / 2 - .06),
+                                     (-D / 2 + .06, D / 2 - .06), lh, .06))
     return parts
 
-@SHAPES.register("shelf")
+@SHAPES.register("shelf", parts=("side", "board", "back"))
 def _shelf(rng):
     U = rng.uniform
     W, D, H, t = U(.6, 1.6), U(.25, .45), U(1.0, 2.2), U(.02, .05)
-    parts = [box((s * (W / 2 - t / 2), H / 2, 0), (t, H, D)) for s in (-1, 1)]
+    parts = named("side", *[box((s * (W / 2 - t / 2), H / 2, 0), (t, H, D)) for s in (-1, 1)])
     n = int(rng.integers(3, 8))
-    parts += [box((0, y, 0), (W - 2 * t, t, D))
-              for y in np.linspace(t / 2 + U(0, .1), H - t / 2, n)]
+    parts += named("board", *[box((0, y, 0), (W - 2 * t, t, D))
+                              for y in np.linspace(t / 2 + U(0, .1), H - t / 2, n)])
     if rng.random() < 0.6:
-        parts.append(box((0, H / 2, -D / 2 + .005), (W, H, .01)))
-    if rng.random() < 0.3:
-        parts.append(box((0, H / 2, 0), (t, H, D)))
+        parts.append(Part("back", box((0, H / 2, -D / 2 + .005), (W, H, .01))))
+    if rng.random() < 0.3:                                   # a middle divider
+        parts.append(Part("side", box((0, H / 2, 0), (t, H, D))))
     return parts
 
 # %% ../nbs/02a_shapes.ipynb #e4386148
@@ -374,16 +414,16 @@ def _shell(r_out, y, t, bottom: float) -> tuple[np.ndarray, np.ndarray]:
     yy = np.concatenate([[y[0]], y, yi[::-1], [bottom]])
     return r, yy
 
-@SHAPES.register("lamp")
+@SHAPES.register("lamp", parts=("base", "pole", "shade"))
 def _lamp(rng):
     U = rng.uniform
     br, bh, H = U(.12, .3), U(.03, .08), U(.8, 1.8)
     quarter = np.linspace(0, np.pi / 2, 6)
-    parts = [cylinder((0, 0, 0), br, bh, 24) if rng.random() < 0.6 else
-             lathe(br * np.cos(quarter), bh * 2 * np.sin(quarter), 24)]
+    parts = named("base", cylinder((0, 0, 0), br, bh, 24) if rng.random() < 0.6 else
+                  lathe(br * np.cos(quarter), bh * 2 * np.sin(quarter), 24))
     pr = U(.012, .03)
     if rng.random() < 0.6:
-        parts.append(cylinder((0, 0, 0), pr, H, 10))
+        parts.append(Part("pole", cylinder((0, 0, 0), pr, H, 10)))
         top = np.array([0, H, 0])
     else:                                                    # arched arm
         reach = U(.3, .7)
@@ -391,27 +431,27 @@ def _lamp(rng):
         path = np.stack([reach * (1 - np.cos(s * np.pi / 2)),
                          H * np.sin(s * np.pi / 2 + .001) ** .5, 0 * s], 1)
         path[0, 1] = 0
-        parts.append(tube(path, pr, 8, normal=(0, 0, 1)))
+        parts.append(Part("pole", tube(path, pr, 8, normal=(0, 0, 1))))
         top = path[-1]
     rb, rt, sh = U(.18, .4), U(.08, .25), U(.18, .4)
     r, y = _shell([rb, rt], [0, sh], U(.01, .02), 0)
-    parts.append(lathe(r[1:-1], y[1:-1], 24, at=top - (0, sh * .75, 0), wrap=True))
+    parts.append(Part("shade", lathe(r[1:-1], y[1:-1], 24, at=top - (0, sh * .75, 0), wrap=True)))
     return parts
 
 def _vessel(rng, r, y, t, bottom, handle=None):
     "A thick-walled open lathe vessel plus an optional C handle (height fraction, size)."
-    parts = [lathe(*_shell(r, y, t, bottom), 24)]
+    parts = named("body", lathe(*_shell(r, y, t, bottom), 24))
     if handle is not None:
         f, hs, hr = handle
         a = np.linspace(-np.pi / 2, np.pi / 2, 9)
         yc = y[-1] * f
         rr = np.interp(yc, y, r) - t / 2
         path = np.stack([rr + hs * .8 * np.cos(a), yc + hs * np.sin(a), 0 * a], 1)
-        parts.append(tube(path, hr, 8, normal=(0, 0, 1)))
+        parts.append(Part("handle", tube(path, hr, 8, normal=(0, 0, 1))))
     return parts
 
 # %% ../nbs/02a_shapes.ipynb #bf5c7132
-@SHAPES.register("mug")
+@SHAPES.register("mug", parts=("body", "handle"))
 def _mug(rng):
     U = rng.uniform
     r, h = U(.3, .5), U(.7, 1.3)
@@ -419,7 +459,7 @@ def _mug(rng):
     return _vessel(rng, r * (1 + U(-.08, .12) * prof), h * prof, U(.03, .07), U(.05, .1),
                    (U(.45, .55), h * U(.22, .35), U(.03, .06)))
 
-@SHAPES.register("cup")
+@SHAPES.register("cup", parts=("body", "handle", "foot"))
 def _cup(rng):
     U = rng.uniform
     rb, h = U(.2, .32), U(.45, .9)
@@ -429,22 +469,22 @@ def _cup(rng):
     parts = _vessel(rng, r, lift + h * prof, U(.015, .035), lift + U(.03, .06),
                     (U(.5, .65), h * U(.12, .2), U(.015, .03)) if rng.random() < 0.3 else None)
     if lift:
-        parts.append(cylinder((0, 0, 0), r[-1] * U(1.3, 1.8), lift, 32))
+        parts.append(Part("foot", cylinder((0, 0, 0), r[-1] * U(1.3, 1.8), lift, 32)))
     return parts
 
-@SHAPES.register("bowl")
+@SHAPES.register("bowl", parts=("body", "foot"))
 def _bowl(rng):
     U = rng.uniform
     R, H = U(.6, 1.0), U(.3, .6)
     a = np.linspace(0.15, np.pi / 2 * U(.85, 1.0), 7)
     foot = U(.03, .08) if rng.random() < 0.5 else 0
     r, y = R * np.sin(a), foot + H * (1 - np.cos(a)) / (1 - np.cos(a[-1]))
-    parts = [lathe(*_shell(r, y, U(.03, .06), y[0] + .03), 24)]
+    parts = named("body", lathe(*_shell(r, y, U(.03, .06), y[0] + .03), 24))
     if foot:
-        parts.append(cylinder((0, 0, 0), r[0] * U(1.1, 1.6), foot + .01, 24))
+        parts.append(Part("foot", cylinder((0, 0, 0), r[0] * U(1.1, 1.6), foot + .01, 24)))
     return parts
 
-@SHAPES.register("bottle")
+@SHAPES.register("bottle", parts=("body", "cap"))
 def _bottle(rng):
     U = rng.uniform
     rb, bh, sh = U(.22, .4), U(.6, 1.2), U(.1, .35)
@@ -452,9 +492,9 @@ def _bottle(rng):
     s = np.linspace(0, 1, 5)[1:-1]
     r = np.concatenate([[0, rb, rb], rn + (rb - rn) * np.cos(s * np.pi / 2), [rn, rn]])
     y = np.concatenate([[0, 0, bh], bh + sh * s, [bh + sh, bh + sh + nh]])
-    parts = [lathe(np.append(r, 0), np.append(y, y[-1]), 20)]
+    parts = named("body", lathe(np.append(r, 0), np.append(y, y[-1]), 20))
     ch = U(.05, .12)
-    parts.append(cylinder((0, y[-1] - .01, 0), rn * U(1.1, 1.3), ch, 20))
+    parts.append(Part("cap", cylinder((0, y[-1] - .01, 0), rn * U(1.1, 1.3), ch, 20)))
     return parts
 
 @SHAPES.register("vase")
@@ -466,55 +506,59 @@ def _vase(rng):
     return _vessel(rng, np.maximum(r, .06), H * y, U(.02, .05), U(.04, .1))
 
 # %% ../nbs/02a_shapes.ipynb #353546ba
-@SHAPES.register("airplane")
+@SHAPES.register("airplane", parts=("body", "wing", "tail", "engine"))
 def _airplane(rng):
     U = rng.uniform
     L, R = U(2.5, 4.0), U(.12, .22)
     s = np.array([0, .03, .08, .15, .7, .85, 1.0])
     r = R * np.array([0, .5, .8, 1, 1, .7, .25])
-    parts = [move(lathe(r, L * s - L / 2, 16), axis_rotation(0, np.pi / 2))]  # nose at +z
+    parts = named("body", move(lathe(r, L * s - L / 2, 16), axis_rotation(0, np.pi / 2)))  # nose +z
     span, rc = U(1.8, 3.5), U(.5, .9)
     tc, sweep, th = rc * U(.3, .7), U(0, .6), U(.03, .06)
     zw, yw = L * U(-.05, .15), R * U(-.5, .3)
     for sgn in (-1, 1):
         wing = slab(0, sgn * span / 2, (th, rc), (th * .6, tc), (0, -sweep))
-        parts.append(move(wing, t=(0, yw, zw)))
+        parts.append(Part("wing", move(wing, t=(0, yw, zw))))
     hs, hc = span * U(.25, .4), rc * U(.4, .6)
     for sgn in (-1, 1):
-        parts.append(move(slab(0, sgn * hs / 2, (th * .8, hc), (th * .5, hc * .5), (0, -hc * .3)),
-                          t=(0, R * .3, -L / 2 + hc * .6)))
+        stab = slab(0, sgn * hs / 2, (th * .8, hc), (th * .5, hc * .5), (0, -hc * .3))
+        parts.append(Part("tail", move(stab, t=(0, R * .3, -L / 2 + hc * .6))))
     fh = U(.3, .7)
     fin = slab(0, fh, (.04, hc * 1.2), (.03, hc * .6), (0, -hc * .5))
-    parts.append(move(fin, axis_rotation(2, np.pi / 2), (0, R * .5, -L / 2 + hc * .6)))
+    fin = move(fin, axis_rotation(2, np.pi / 2), (0, R * .5, -L / 2 + hc * .6))
+    parts.append(Part("tail", fin))
     ne = int(rng.choice([0, 2, 4]))
     for j in range(ne):
         x = (-1) ** j * span * (.18 + .12 * (j // 2))
-        parts.append(move(cylinder((0, 0, 0), R * .45, rc * .9, 12), axis_rotation(0, np.pi / 2),
-                          (x, yw - R * .5, zw + rc * .1)))
+        engine = move(cylinder((0, 0, 0), R * .45, rc * .9, 12), axis_rotation(0, np.pi / 2),
+                      (x, yw - R * .5, zw + rc * .1))
+        parts.append(Part("engine", engine))
     return parts
 
-@SHAPES.register("rocket")
+@SHAPES.register("rocket", parts=("body", "fin", "booster"))
 def _rocket(rng):
     U = rng.uniform
     R, bh, nh, zh = U(.12, .25), U(1.2, 2.5), U(.3, .7), U(.08, .2)
     s = np.linspace(0, 1, 6)[1:]
     r = np.concatenate([[0, R * .7, R, R], R * np.cos(s * np.pi / 2)])
     y = np.concatenate([[0, 0, zh, zh + bh], zh + bh + nh * np.sin(s * np.pi / 2)])
-    parts = [lathe(r, y, 20)]
+    parts = named("body", lathe(r, y, 20))
     n, fc, fl = int(rng.integers(3, 5)), U(.25, .6), U(.2, .5)
     for j in range(n):
         fin = slab(R * .9, R * .9 + fl, (fc, .03), (fc * U(.3, .7), .02), (-fc * U(.1, .5), 0))
-        parts.append(move(fin, axis_rotation(1, 2 * np.pi * j / n), (0, zh + fc / 2, 0)))
+        fin = move(fin, axis_rotation(1, 2 * np.pi * j / n), (0, zh + fc / 2, 0))
+        parts.append(Part("fin", fin))
     if rng.random() < 0.4:                                   # boosters
         nb = int(rng.choice([2, 4]))
         for j in range(nb):
             a = 2 * np.pi * (j + .5) / nb
-            parts.append(lathe([0, R * .4, R * .4, 0], [0, 0, bh * .5, bh * .5 + R], 12,
-                               at=(np.cos(a) * R * 1.35, zh, np.sin(a) * R * 1.35)))
+            parts.append(Part("booster", lathe([0, R * .4, R * .4, 0], [0, 0, bh * .5, bh * .5 + R],
+                                               12, at=(np.cos(a) * R * 1.35, zh,
+                                                       np.sin(a) * R * 1.35))))
     return parts
 
 # %% ../nbs/02a_shapes.ipynb #019729f3
-@SHAPES.register("boat")
+@SHAPES.register("boat", parts=("hull", "cabin", "mast", "sail"))
 def _boat(rng):
     U = rng.uniform
     L, W, D = U(2.0, 3.5), U(.5, .9), U(.25, .45)
@@ -527,42 +571,44 @@ def _boat(rng):
     th = np.linspace(np.pi, 2 * np.pi, 9)
     rings = np.stack([np.stack([half[i] * np.cos(th), depth[i] * np.sin(th) + D + sheer[i],
                                 np.full(9, z[i])], -1) for i in range(len(z))])
-    parts = [loft(rings)]
+    parts = named("hull", loft(rings))
     nc = int(rng.integers(1, 3))
     for j in range(nc):
         cl, ch = L * U(.15, .3), U(.2, .45) / (j + 1)
-        parts.append(box((0, D + ch / 2 + j * ch, -L * .1 + j * .05),
-                         (W * U(.4, .7) / (j + 1), ch, cl)))
+        parts.append(Part("cabin", box((0, D + ch / 2 + j * ch, -L * .1 + j * .05),
+                                       (W * U(.4, .7) / (j + 1), ch, cl))))
     if rng.random() < 0.5:                                   # mast and sail
         mh = U(1.0, 2.0)
-        parts.append(cylinder((0, D, L * .1), .025, mh, 8))
+        parts.append(Part("mast", cylinder((0, D, L * .1), .025, mh, 8)))
         sail = slab(0, mh * .9, (.02, L * U(.3, .45)), (.01, .05), (0, -L * .15))
-        parts.append(move(sail, axis_rotation(2, np.pi / 2), (0, D + .1, L * .1 - L * .18)))
+        sail = move(sail, axis_rotation(2, np.pi / 2), (0, D + .1, L * .1 - L * .18))
+        parts.append(Part("sail", sail))
     return parts
 
-@SHAPES.register("car")
+@SHAPES.register("car", parts=("body", "cabin", "wheel", "spoiler"))
 def _car(rng):
     U = rng.uniform
     L, W, H, wr = U(1.8, 2.8), U(.8, 1.1), U(.3, .45), U(.15, .25)
     nw = 6 if rng.random() < 0.2 else 4
     y0 = wr * U(.7, 1.1)
-    parts = [box((0, y0 + H / 2, 0), (W, H, L))]
+    parts = named("body", box((0, y0 + H / 2, 0), (W, H, L)))
     cl, ch = L * U(.4, .7), U(.25, .45)
     cz = L * U(-.15, .1)
     cabin = slab(0, ch, (W * .9, cl), (W * .8, cl * U(.5, .8)), (0, cl * U(-.15, .1)))
-    parts.append(move(cabin, axis_rotation(2, np.pi / 2), (0, y0 + H, cz)))
+    parts.append(Part("cabin", move(cabin, axis_rotation(2, np.pi / 2), (0, y0 + H, cz))))
     ww = U(.1, .2)
     zs = np.linspace(-L / 2 + wr * 1.3, L / 2 - wr * 1.3, nw // 2)
     for z in zs:
         for s in (-1, 1):
             wheel = cylinder((0, -ww / 2, 0), wr, ww, 16)
-            parts.append(move(wheel, axis_rotation(2, np.pi / 2), (s * (W / 2 + ww * .1), wr, z)))
+            wheel = move(wheel, axis_rotation(2, np.pi / 2), (s * (W / 2 + ww * .1), wr, z))
+            parts.append(Part("wheel", wheel))
     if rng.random() < 0.2:
-        parts.append(box((0, y0 + H + .08, -L / 2 + .08), (W * .9, .03, .15)))
+        parts.append(Part("spoiler", box((0, y0 + H + .08, -L / 2 + .08), (W * .9, .03, .15))))
     return parts
 
 # %% ../nbs/02a_shapes.ipynb #e5649a80
-@SHAPES.register("guitar")
+@SHAPES.register("guitar", parts=("body", "neck", "head", "bridge"))
 def _guitar(rng):
     U = rng.uniform
     R1 = U(.4, .55)
@@ -579,61 +625,66 @@ def _guitar(rng):
     T = U(.08, .15)
     out = np.stack([rad * dirs[:, 0], oy + rad * dirs[:, 1]], 1)
     rings = np.stack([np.concatenate([out, np.full((40, 1), zz)], 1) for zz in (-T / 2, T / 2)])
-    parts = [loft(rings, centers=(np.array([0, oy, -T / 2]), np.array([0, oy, T / 2])))]
+    parts = named("body", loft(rings, centers=(np.array([0, oy, -T / 2]),
+                                                np.array([0, oy, T / 2]))))
     nw, nl, top = U(.07, .11), U(.8, 1.3), dist + R2
-    parts.append(box((0, top + nl / 2 - .05, 0), (nw, nl, .05)))
+    parts.append(Part("neck", box((0, top + nl / 2 - .05, 0), (nw, nl, .05))))
     head = box((0, .15, 0), (nw * U(1.5, 2.2), .3, .05))
-    parts.append(move(head, axis_rotation(0, -U(0, .25)), (0, top + nl - .07, 0)))
-    parts.append(box((0, R1 * -.3, T / 2 + .01), (R1 * .6, .06, .02)))
-    return [(V + (0, R1, 0), F) for V, F in parts]
+    parts.append(Part("head", move(head, axis_rotation(0, -U(0, .25)), (0, top + nl - .07, 0))))
+    parts.append(Part("bridge", box((0, R1 * -.3, T / 2 + .01), (R1 * .6, .06, .02))))
+    return [Part(p.name, (p[0] + (0, R1, 0), p[1])) for p in parts]
 
-@SHAPES.register("door")
+@SHAPES.register("door", parts=("leaf", "handle", "panel", "frame"))
 def _door(rng):
     U = rng.uniform
     W, H, T = U(.7, 1.0), U(1.8, 2.2), U(.03, .07)
-    parts = [box((0, H / 2, 0), (W, H, T))]
+    parts = named("leaf", box((0, H / 2, 0), (W, H, T)))
     hx, hy = W / 2 - U(.07, .12), H * U(.45, .5)
     for s in (-1, 1):
         if rng.random() < 0.5:
             sph = lathe(np.sin(np.linspace(0, np.pi, 7)), -np.cos(np.linspace(0, np.pi, 7)), 10)
-            parts.append(move(sph, t=(hx, hy, s * (T / 2 + .05)), s=.035))
+            parts.append(Part("handle", move(sph, t=(hx, hy, s * (T / 2 + .05)), s=.035)))
         else:
-            parts.append(box((hx - .05, hy, s * (T / 2 + .05)), (.13, .02, .02)))
-            parts.append(box((hx, hy, s * (T / 2 + .025)), (.02, .02, .05)))
+            parts += named("handle", box((hx - .05, hy, s * (T / 2 + .05)), (.13, .02, .02)),
+                           box((hx, hy, s * (T / 2 + .025)), (.02, .02, .05)))
     if rng.random() < 0.5:                                   # raised panels, 1x2 or 2x2
         nx, ny = int(rng.integers(1, 3)), 2
         for i in range(nx):
             for j in range(ny):
                 pw, ph = (W - .2) / nx, (H - .3) / ny
-                parts.append(box((-W / 2 + .1 + pw * (i + .5), .15 + ph * (j + .5), T / 2 + .005),
-                                 (pw * .8, ph * .85, .01)))
+                panel = box((-W / 2 + .1 + pw * (i + .5), .15 + ph * (j + .5), T / 2 + .005),
+                            (pw * .8, ph * .85, .01))
+                parts.append(Part("panel", panel))
     if rng.random() < 0.5:                                   # frame
         ft = U(.04, .08)
-        parts += [box((s * (W / 2 + ft / 2), (H + ft) / 2, 0), (ft, H + ft, T * 1.6))
-                  for s in (-1, 1)]
-        parts.append(box((0, H + ft / 2, 0), (W + 2 * ft, ft, T * 1.6)))
+        parts += named("frame", *[box((s * (W / 2 + ft / 2), (H + ft) / 2, 0),
+                                      (ft, H + ft, T * 1.6)) for s in (-1, 1)])
+        parts.append(Part("frame", box((0, H + ft / 2, 0), (W + 2 * ft, ft, T * 1.6))))
     return parts
 
 # %% ../nbs/02a_shapes.ipynb #9f8a99de
-@SHAPES.register("stairs")
+@SHAPES.register("stairs", parts=("step", "stringer", "railing"))
 def _stairs(rng):
     U = rng.uniform
     n, sh, sd, w = int(rng.integers(3, 11)), U(.15, .2), U(.22, .32), U(.8, 1.5)
     parts = []
     if rng.random() < 0.5:                                   # solid steps
-        parts += [box((0, (j + 1) * sh / 2, j * sd), (w, (j + 1) * sh, sd)) for j in range(n)]
+        parts += named("step", *[box((0, (j + 1) * sh / 2, j * sd), (w, (j + 1) * sh, sd))
+                                 for j in range(n)])
     else:                                                    # treads on two stringers
-        parts += [box((0, (j + 1) * sh - .02, j * sd), (w, .04, sd)) for j in range(n)]
+        parts += named("step", *[box((0, (j + 1) * sh - .02, j * sd), (w, .04, sd))
+                                 for j in range(n)])
         length, ang = math.hypot(n * sd, n * sh), math.atan2(n * sh, n * sd)
         for s in (-1, 1):
-            parts.append(move(box((0, 0, length / 2), (.05, .2, length)), axis_rotation(0, -ang),
-                              (s * (w / 2 + .025), .05, -sd / 2)))
+            parts.append(Part("stringer", move(box((0, 0, length / 2), (.05, .2, length)),
+                                               axis_rotation(0, -ang),
+                                               (s * (w / 2 + .025), .05, -sd / 2))))
     if rng.random() < 0.5:                                   # railing posts and a hand rail
         rh, side = U(.7, 1.0), rng.choice([-1, 1]) * w / 2
         js = np.arange(0, n, max(1, n // 3))
-        parts += [cylinder((side, (j + 1) * sh, j * sd), .02, rh, 8) for j in js]
+        parts += named("railing", *[cylinder((side, (j + 1) * sh, j * sd), .02, rh, 8) for j in js])
         path = np.stack([np.full(2, side), (js[[0, -1]] + 1) * sh + rh, js[[0, -1]] * sd], 1)
-        parts.append(tube(np.linspace(path[0], path[1], 3), .025, 8))
+        parts.append(Part("railing", tube(np.linspace(path[0], path[1], 3), .025, 8)))
     return parts
 
 # %% ../nbs/02a_shapes.ipynb #bb012372
@@ -683,11 +734,20 @@ def shape_arrays(category: str, rng: np.random.Generator,
                  angle: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Vertices (Nv, 3) float64 and faces (F, 3) of one shape of `category`, rotated by `angle`
     about up, in the unit sphere."""
-    V, F = merge_parts(SHAPES.build(category, rng=rng))
+    return shape_part_arrays(category, rng, angle)[:2]
+
+def part_names(category: str) -> tuple[str, ...]:
+    "The parts of `category` in the order of its part ids (a builder with none named: 'body')."
+    return tuple(SHAPES.meta(category).get("parts", ("body",)))
+
+def shape_part_arrays(category: str, rng: np.random.Generator, angle: float | None = None
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    "`shape_arrays` and each face's part (F,): an index into `part_names(category)`."
+    V, F, part = merge_named_parts(SHAPES.build(category, rng=rng), part_names(category))
     if angle is not None:
         V = V @ rotation_about_up(angle).double().numpy().T
     c, s = mesh_unit_frame(V)
-    return (V - c) / s, F
+    return (V - c) / s, F, part
 
 def make_shape(category: str, seed: int | np.random.Generator = 0,
                angle: float | None = None) -> Mesh:

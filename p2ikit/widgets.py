@@ -20,14 +20,16 @@ from fastcore.basics import patch
 from PIL import Image as PILImage
 
 from .core import BadInput, check_choice, check_positive, check_tensor, sha256_tensor
+from .partseg import part_ious
+from .parts import SYNTHETIC_PARTS, PartMap
 from .render import lift, render_points, splat
 from .pictures import (DEPTH_STYLES, cosine_map, cpu_tensor, pca_rgb,
                              render_depth_images, render_mesh)
 
 # %% auto #0
-__all__ = ['SNAPSHOT_SHAPES', 'UI_LOCK', 'TEMPLATE', 'image_to_png', 'rgb_uint8', 'colour_range', 'check_snapshot', 'pick',
-           'PlotlyAdapter', 'FigureBox', 'ImageGrid', 'toy_teacher_features', 'toy_teacher_maps', 'toy_snapshot',
-           'ViewGallery', 'ReconstructionViewer', 'PointCloudViewer']
+__all__ = ['SNAPSHOT_SHAPES', 'UI_LOCK', 'TEMPLATE', 'PART_COLOURS', 'image_to_png', 'rgb_uint8', 'colour_range',
+           'check_snapshot', 'pick', 'PlotlyAdapter', 'FigureBox', 'ImageGrid', 'toy_teacher_features',
+           'toy_teacher_maps', 'toy_snapshot', 'ViewGallery', 'ReconstructionViewer', 'PointCloudViewer', 'PartViewer']
 
 # %% ../nbs/10a_widgets.ipynb #152401f9
 def _to_uint8(x: torch.Tensor) -> torch.Tensor:
@@ -547,3 +549,75 @@ def _clicked(self: PointCloudViewer, trace, points, state):
     if not points.point_inds: return                    # plotly calls every trace, clicked or not
     with UI_LOCK:
         for fn in self._click_fns: fn(int(points.point_inds[0]))
+
+# %% ../nbs/10a_widgets.ipynb #183df380
+PART_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+                "#7f7f7f", "#bcbd22", "#17becf")
+
+class PartViewer(W.VBox):
+    "True vs predicted parts of one shape, side by side, with the per-part IoU."
+    def __init__(self, snapshot: Mapping | None = None, sample: int = 0,
+                 part_map: PartMap = SYNTHETIC_PARTS, width: int = 320, height: int = 300,
+                 marker_size: float = 2.5):
+        if not isinstance(part_map, PartMap):
+            raise BadInput(f"`part_map` must be a parts.PartMap, got {type(part_map).__name__}")
+        self.sample, self.part_map, self.ious = sample, part_map, {}
+        self.true_box = FigureBox(_cloud_figure("true parts", width, height, marker_size))
+        self.pred_box = FigureBox(_cloud_figure("predicted parts", width, height, marker_size))
+        self.table = W.HTML()
+        super().__init__([W.HBox([self.true_box, self.pred_box, self.table])])
+        if snapshot is not None: self.update(snapshot, sample)
+
+    @classmethod
+    def from_prediction(cls, points, part, pred, category: int,
+                        part_map: PartMap = SYNTHETIC_PARTS, **kwargs) -> "PartViewer":
+        "A viewer of one shape: points (N, 3), true and predicted global part ids (N,)."
+        snap = {"part_points": cpu_tensor(points, "points")[None],
+                "part": torch.as_tensor(part).long()[None],
+                "part_pred": torch.as_tensor(pred).long()[None],
+                "part_category": torch.tensor([int(category)])}
+        return cls(snap, part_map=part_map, **kwargs)
+
+    def update(self, snapshot: Mapping, sample: int | None = None):
+        "Show `snapshot`'s sample `part_points` coloured by `part` and `part_pred`."
+        b = self.sample if sample is None else sample
+        for k in ("part_points", "part", "part_pred", "part_category"):
+            if snapshot.get(k) is None:
+                raise BadInput(f"`snapshot` has no `{k}`: PartViewer needs a part prediction")
+        b = min(b, len(snapshot["part_points"]) - 1)       # a part probe may hold fewer shapes
+        pts = snapshot["part_points"][b].detach().cpu().float()
+        dims = check_tensor(pts, "snapshot['part_points'][b]", ("N", 3))
+        true, pred = (snapshot[k][b].detach().cpu().long() for k in ("part", "part_pred"))
+        check_tensor(true, "snapshot['part'][b]", ("N",), dims=dims)
+        check_tensor(pred, "snapshot['part_pred'][b]", ("N",), dims=dims)
+        c = int(snapshot["part_category"][b])
+        self.sample = b
+        self._draw(pts, true, pred, c)
+
+# %% ../nbs/10a_widgets.ipynb #89224365
+@patch
+def _draw(self: PartViewer, pts: torch.Tensor, true: torch.Tensor, pred: torch.Tensor, c: int):
+    ids = self.part_map.ids(c)
+    colour = lambda g: np.array([PART_COLOURS[(i - ids.start) % len(PART_COLOURS)]
+                                 if i in ids else "#bbbbbb" for i in g.tolist()])
+    iou = part_ious(pred[None], true[None], torch.tensor([c]), self.part_map)[0]
+    names = self.part_map.parts[c]
+    self.ious = {n: float(iou[g]) for n, g in zip(names, ids)}
+    p = pts.numpy()
+    for box, labels in ((self.true_box, true), (self.pred_box, pred)):
+        text = [self.part_map.names()[i] if 0 <= i < self.part_map.num_parts else str(i)
+                for i in labels.tolist()]
+        with box.fig.batch_update():
+            box.fig.data[0].update(x=p[:, 0], y=p[:, 1], z=p[:, 2], text=text)
+            box.fig.data[0].marker.update(color=colour(labels), showscale=False)
+        PlotlyAdapter.sync(box.fig)
+    rows = "".join(
+        f"<tr><td><span style='color:{PART_COLOURS[k % len(PART_COLOURS)]}'>&#9632;</span> "
+        f"{html.escape(n)}</td><td align='right'>{int((true == g).sum())}</td>"
+        f"<td align='right'>{int((pred == g).sum())}</td>"
+        f"<td align='right'>{100 * self.ious[n]:.1f}</td></tr>"
+        for k, (n, g) in enumerate(zip(names, ids)))
+    shape = 100 * float(np.mean(list(self.ious.values())))
+    self.table.value = (f"<b>{html.escape(self.part_map.categories[c])}</b>: shape IoU "
+                        f"<b>{shape:.1f}</b><table><tr><th>part</th><th>true</th>"
+                        f"<th>pred</th><th>IoU %</th></tr>{rows}</table>")

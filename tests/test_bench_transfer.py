@@ -11,9 +11,14 @@ def test_quick_transfer_benchmark(tmp_path):
                           "--out", str(tmp_path / "bench")], capture_output=True, text=True,
                          timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
-    rows = [line for line in res.stdout.splitlines() if line.startswith("| ")]
+    first, _, parts = res.stdout.partition("part segmentation, synthetic parts")
+    rows = [line for line in first.splitlines() if line.startswith("| ")]
     assert rows[0].startswith("| setting | task | random init | supervised (base) |"), res.stdout
     assert "mvnet: teacher − random" in rows[0] and "pointmcd: teacher − random" in rows[0]
     assert len(rows) == 1 + 9                                # the header, a row per task
     assert "shortcut gap, mvnet, teacher:" in res.stdout
     assert (tmp_path / "bench" / "benchmark.json").is_file()
+    part_rows = [line for line in parts.splitlines() if line.startswith("| ")]
+    assert part_rows[0].startswith("| arm | protocol | instance mIoU | class mIoU |"), res.stdout
+    assert len(part_rows) == 1 + 6 * 2 + 1 + 2 * 2           # arms x protocols, bound, differences
+    assert any("supervised parts (upper bound) | full fine-tuning" in r for r in part_rows)
