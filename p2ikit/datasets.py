@@ -352,7 +352,8 @@ def _load_cached(self: SyntheticShapes, path: Path, rid: int) -> dict:
     return d
 
 @patch
-def _read(self: SyntheticShapes, rid: int) -> dict:
+def _cached(self: SyntheticShapes, rid: int) -> dict:
+    "Shape `rid`'s arrays: from the cache when intact, else generated (and cached)."
     d = None
     if self.cache_dir is not None:
         path = self._cache_path(rid)
@@ -368,6 +369,11 @@ def _read(self: SyntheticShapes, rid: int) -> dict:
             self.cache_stats["misses"] += 1
             with atomic_write(path) as f:
                 np.savez(f, key=np.array(self._key(rid)), **d)
+    return d
+
+@patch
+def _read(self: SyntheticShapes, rid: int) -> dict:
+    d = self._cached(rid)
     return dict(points=d["points"], normals=d["normals"],
                 mesh=(d["vertices"], d["faces"]) if self.with_mesh else None)
 

@@ -160,21 +160,7 @@ def _load_cached(self: SyntheticParts, path: Path, rid: int) -> dict:
 
 @patch
 def _read(self: SyntheticParts, rid: int) -> dict:
-    d = None
-    if self.cache_dir is not None:
-        path = self._cache_path(rid)
-        if path.exists():
-            try:
-                d = self._load_cached(path, rid)
-                self.cache_stats["hits"] += 1
-            except Exception:
-                self.cache_stats["repaired"] += 1
-    if d is None:
-        d = self._generate(rid)
-        if self.cache_dir is not None:
-            self.cache_stats["misses"] += 1
-            with atomic_write(path) as f:
-                np.savez(f, key=np.array(self._key(rid)), **d)
+    d = self._cached(rid)                       # the parent's cache path, part ids included
     return dict(points=d["points"], normals=d["normals"], part=d["part"],
                 mesh=(d["vertices"], d["faces"]) if self.with_mesh else None)
 
