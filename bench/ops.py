@@ -7,29 +7,15 @@ median of alternating repeats), so the ratios hold even on a loaded machine:
   every cloud, one worker).
 """
 import os
-import time
 
 import fpsample
-import numpy as np
 import torch
 from scipy.spatial import cKDTree
 
 from p2ikit.ops import ball_query, farthest_point_sample, knn
+from timing import alternate
 
 REPEATS = 5
-
-
-def alternate(fns, repeats=REPEATS):
-    "Median ms of each of `fns` (name -> call), timed in turn so the load hits them alike."
-    for fn in fns.values():
-        fn()  # warm-up
-    times = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            t = time.perf_counter()
-            fn()
-            times[name].append((time.perf_counter() - t) * 1e3)
-    return {name: sorted(ts)[len(ts) // 2] for name, ts in times.items()}
 
 
 def fpsample_direct(pts, m):

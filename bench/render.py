@@ -31,6 +31,7 @@ from p2ikit.ops import random_rotation  # noqa: E402
 from p2ikit.pictures import render_depth_images, render_mesh  # noqa: E402
 from p2ikit.pictures import DEPTH_STYLES  # noqa: E402
 from p2ikit.render import RIGS, lift, render_points, splat  # noqa: E402
+from timing import alternate
 
 B, N, V, S = 32, 1024, 10, 224
 
@@ -99,19 +100,6 @@ def memory_floor(pts, rig):
         index.scatter_(0, keys, vals)
         return depth, mask, index
     return floor, len(keys)
-
-
-def alternate(fns, repeats):
-    "Median ms of each call of `fns` (name -> call), timed in turn so the load hits them alike."
-    for fn in fns.values():
-        fn()
-    times = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            t = time.perf_counter()
-            fn()
-            times[name].append((time.perf_counter() - t) * 1e3)
-    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def timed(fn, repeats):
