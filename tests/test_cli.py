@@ -124,8 +124,10 @@ def test_ctrl_c_saves_a_checkpoint(tmp_path, teacher):
     args = ["pretrain", "--recipe", "pointmcd", *TINY, "--set", f"teacher.spec=rendernet:{teacher}",
             "--set", "optim.max_steps=1000000", "--set", "optim.epochs=1000000",
             "--set", "run.out_dir=runs", "--set", "run.name=int"]
+    # a suite started in the background (`make test &`) inherits SIGINT ignored: give it back
     proc = subprocess.Popen([EXE, *map(str, args)], cwd=tmp_path, env=ENV, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     metrics = tmp_path / "runs" / "int" / "metrics.jsonl"
     deadline = time.time() + 300
     while not metrics.exists() or len(metrics.read_text().splitlines()) < 2:
