@@ -58,8 +58,9 @@ nbtest: setup
 	OMP_NUM_THREADS=1 P2IKIT_QUICK=1 P2IKIT_TUTORIAL_FAST=1 $(BIN)/nbdev_test --n_workers 2 --flags slow --do_print --timing \
 		| $(BIN)/python tools/slowest.py 15
 
+# Two workers, one thread each, a file's tests kept on one worker (module-scoped fixtures).
 pytest: setup
-	$(BIN)/python -m pytest tests/ -x -q --durations=15
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests/ -x -q -n 2 --dist loadfile --durations=15
 
 bench: setup
 	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b; done

@@ -11,14 +11,15 @@ its weights do not change its cost), and the training step against the old one.
    share of the step as trained (bank where the recipe can use one, else uncached).
 2. Old vs new: samples/s of whole steps of mvnet and pointmcd as `Trainer.fit` logs them, for this
    code and for commit d203b4f (before the round: no bank, the old z-buffer and FPS), each in a
-   subprocess with PYTHONPATH on its worktree (`--old DIR`, default /work/wt/old; make it with
-   `git worktree add /work/wt/old d203b4f`), new and old alternately, so the ratio holds on a
+   subprocess with PYTHONPATH on its worktree (`--old DIR`; without it a temporary
+   `git worktree` of d203b4f is made and removed), new and old alternately, so the ratio holds on a
    loaded machine. Both sides build their trainer through the API both versions share
    (`recipe_config`, `build_trainer(cfg, teacher=...)`, `RenderNetTeacher`, `fit`).
 
-    python bench/step.py [--steps 6] [--old /work/wt/old] [--skip-old]
+    python bench/step.py [--steps 6] [--old DIR] [--skip-old]
 """
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -32,6 +33,7 @@ import torch
 
 SIZES = dict(points=512, batch=16, views=6, image=64, per_class=4, bank_rotations=36)
 COMPARED = ("mvnet", "pointmcd")
+OLD_COMMIT = "d203b4f"    # the last commit before this round (no bank, the old z-buffer and FPS)
 
 
 def overrides(recipe: str, out: str, steps: int, bank: bool) -> dict:
@@ -69,6 +71,20 @@ def worker(recipe: str, steps: int, bank: bool):
     print(json.dumps({"samples_per_s": statistics.median(rates), "steps": len(rates)}))
 
 
+@contextlib.contextmanager
+def old_worktree(commit: str = OLD_COMMIT):
+    "A temporary `git worktree` of `commit` beside this checkout, removed afterwards."
+    repo = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "old")
+        git = ["git", "-C", str(repo), "worktree"]
+        subprocess.run([*git, "add", "--detach", path, commit], check=True, capture_output=True)
+        try:
+            yield path
+        finally:
+            subprocess.run([*git, "remove", "--force", path], capture_output=True)
+
+
 def run_worker(path: str, recipe: str, steps: int, bank: bool) -> float:
     env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     cmd = [sys.executable, __file__, "--worker", recipe, str(steps), str(int(bank))]
@@ -80,7 +96,7 @@ def run_worker(path: str, recipe: str, steps: int, bank: bool) -> float:
 
 def old_vs_new(old: str, steps: int, rounds: int = 2, compared=COMPARED):
     new = str(Path(__file__).resolve().parents[1])
-    print(f"\nold (d203b4f at {old}) vs new ({new}): samples/s of whole steps, 1 thread each, "
+    print(f"\nold ({OLD_COMMIT} at {old}) vs new ({new}): samples/s of whole steps, 1 thread each, "
           f"{rounds} alternating run(s) of {steps} steps (median step of each, median of runs)")
     for recipe in compared:
         got = {"new (bank)": [], "new (no bank)": [], "old": []}
@@ -256,7 +272,7 @@ if __name__ == "__main__":
         sys.exit(0)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=6)
-    ap.add_argument("--old", default="/work/wt/old")
+    ap.add_argument("--old", help="a checkout of d203b4f (default: a temporary git worktree)")
     ap.add_argument("--skip-old", action="store_true")
     ap.add_argument("--skip-profile", action="store_true")
     ap.add_argument("--rounds", type=int, default=2, help="alternating old/new runs per recipe")
@@ -265,10 +281,9 @@ if __name__ == "__main__":
     print(f"torch {torch.__version__}, load average {os.getloadavg()} (1, 5, 15 min)")
     if not a.skip_profile:
         profile(a.steps)
-    if not a.skip_old:
-        if Path(a.old, "p2ikit").is_dir():
-            old_vs_new(a.old, a.steps * 2, a.rounds, a.recipes)
-        else:
-            print(f"\nold vs new skipped: no old worktree at {a.old} "
-                  f"(git worktree add {a.old} d203b4f)")
+    if not a.skip_old and a.old:
+        old_vs_new(a.old, a.steps * 2, a.rounds, a.recipes)
+    elif not a.skip_old:
+        with old_worktree() as old:
+            old_vs_new(old, a.steps * 2, a.rounds, a.recipes)
     print(f"\nload average at the end {os.getloadavg()}")

@@ -21,12 +21,11 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 import torch
 
 from .backbones import BACKBONES
-from .benchmark import evaluate_checkpoint_parts
 from .config import Config, DataConfig, apply_overrides
 from .core import BadInput, P2IError, get_device
 from .datasets import DATASETS, find_datasets
 from .decoder import DECODERS
-from .experiments import evaluate_checkpoint, parse_grid, render_views, run_demo, run_sweep
+from .parts import SyntheticParts  # noqa: F401  (registers the part datasets)
 from .pictures import DEPTH_STYLES
 from .recipes import RECIPES, class_split, pretrain, recipe_config
 from .render import RIGS
@@ -113,6 +112,7 @@ def add_demo(sub):
     p.set_defaults(run=_demo)
 
 def _demo(a) -> int:
+    from p2ikit.experiments import run_demo      # here, not above: keeps `p2ikit --help` fast
     run_demo(a.out_dir, a.teacher, "quick" if a.quick else "full", a.seed)
     return 0
 
@@ -189,6 +189,8 @@ def add_evaluate(sub):
     p.set_defaults(run=_evaluate)
 
 def _evaluate(a) -> int:
+    from p2ikit.benchmark import evaluate_checkpoint_parts
+    from p2ikit.experiments import evaluate_checkpoint
     if a.task == "partseg":
         table = evaluate_checkpoint_parts(a.checkpoint, a.split, a.episodes, a.baseline,
                                           a.part_shapes, a.part_eval_shapes)
@@ -210,6 +212,7 @@ def add_render(sub):
     p.set_defaults(run=_render)
 
 def _render(a) -> int:
+    from p2ikit.experiments import render_views
     paths = render_views(a.source, a.out, a.rig, a.style, a.size, a.num_points, a.seed)
     print(f"wrote {len(paths)} images to {Path(a.out).resolve()}")
     return 0
@@ -224,6 +227,7 @@ def add_sweep(sub):
     p.set_defaults(run=_sweep)
 
 def _sweep(a) -> int:
+    from p2ikit.experiments import parse_grid, run_sweep
     table = run_sweep(a.recipe, parse_grid(a.grid), a.overrides, a.config, a.out_dir, a.probe)
     print(table.to_markdown())
     print(f"comparison written to {Path(a.out_dir).resolve()}")

@@ -1,4 +1,7 @@
-"""The `p2ikit` command end to end, as a user runs it: real subprocesses, real files, tiny sizes."""
+"""The `p2ikit` command end to end, as a user runs it: real subprocesses, real files, tiny sizes.
+Checks of parsing, help and error lines call `cli.main` (what the console script runs) in this
+process: a subprocess would add seconds of imports each and test nothing more; one bad argument
+and `--help` still go through the installed `p2ikit` script to pin its exit statuses."""
 import json
 import os
 import signal
@@ -10,12 +13,14 @@ from pathlib import Path
 import pytest
 import torch
 
+from p2ikit.cli import main
 from p2ikit.recipes import RECIPES
 from p2ikit.render import RIGS
 from p2ikit.trainer import load_checkpoint, save_checkpoint
 
 EXE = str(Path(sys.executable).parent / "p2ikit")
-ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "2"}
+# threads as the suite's (`make test`: 1 per pytest worker, two workers on two cores)
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg"}
 TINY = ["--set", "data.num_points=128", "--set", "data.samples_per_class=2",
         "--set", "data.batch_size=4", "--set", "render.image_size=32", "--set", "render.views=3",
         "--set", "run.progress=false"]
@@ -36,6 +41,17 @@ def p2ikit(*args, cwd, timeout=600):
                           text=True, timeout=timeout)
 
 
+@pytest.fixture
+def here(tmp_path, monkeypatch, capsys):
+    "`here(*args)` runs `cli.main(args)` in `tmp_path` -> (exit status, stdout, stderr)."
+    monkeypatch.chdir(tmp_path)
+    def run(*args):
+        status = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return status, out, err
+    return run
+
+
 @pytest.fixture(scope="module")
 def teacher(tmp_path_factory):
     "A tiny RenderNet teacher trained through the CLI, shared by the tests below."
@@ -47,21 +63,21 @@ def teacher(tmp_path_factory):
     return tmp / "t.pt"
 
 
-def test_help_and_info(tmp_path):
+def test_help_and_info(tmp_path, here):
     res = p2ikit("--help", cwd=tmp_path)
     assert res.returncode == 0 and "pretrain" in res.stdout and "demo" in res.stdout
-    res = p2ikit("pretrain", "--help", cwd=tmp_path)
-    assert res.returncode == 0 and "--set KEY=VALUE" in res.stdout
-    assert all(name in " ".join(res.stdout.split()) for name in RECIPES.names)
-    res = p2ikit("train-teacher", "--help", cwd=tmp_path)
+    status, out, _ = here("pretrain", "--help")
+    assert status == 0 and "--set KEY=VALUE" in out
+    assert all(name in " ".join(out.split()) for name in RECIPES.names)
+    status, out, _ = here("train-teacher", "--help")
     flags = ["--epochs", "--image-size", "--views", "--width", "--embed-dim", "--batch-size",
              "--lr", "--weight-decay", "--label-smoothing", "--samples-per-class",
              "--image-kind", "--out", "--seed", "--device", "--split-seed", "--num-val-novel",
              "--num-test-novel"]
-    assert res.returncode == 0 and all(f in res.stdout for f in flags), res.stdout
-    res = p2ikit("info", cwd=tmp_path)
-    assert res.returncode == 0 and "SyntheticShapes" in res.stdout, res.stderr
-    assert torch.__version__ in res.stdout and ", ".join(RIGS.names) in res.stdout
+    assert status == 0 and all(f in out for f in flags), out
+    status, out, err = here("info")
+    assert status == 0 and "SyntheticShapes" in out and "SyntheticParts" in out, err
+    assert torch.__version__ in out and ", ".join(RIGS.names) in out
 
 
 @pytest.mark.parametrize("args,message", [
@@ -76,17 +92,24 @@ def test_help_and_info(tmp_path):
     (["pretrain", "--set", "teacher.spec=rendernet:nowhere.pt"], "nowhere.pt"),
     (["train-teacher", "--lr", "0"], "`lr`"),
 ])
-def test_bad_arguments_give_one_line(tmp_path, args, message):
-    res = p2ikit(*args, cwd=tmp_path)
-    assert res.returncode == 2, res.stdout + res.stderr
-    err = res.stderr.strip()
+def test_bad_arguments_give_one_line(here, args, message):
+    status, out, err = here(*args)
+    assert status == 2, out + err
+    err = err.strip()
     assert "Traceback" not in err and len(err.splitlines()) == 1 and message in err, err
 
 
-def test_render_writes_pngs(tmp_path):
-    res = p2ikit("render", "synthetic:mug", "--size", 32, "--num-points", 256,
-                 "--out", tmp_path / "png", cwd=tmp_path)
-    assert res.returncode == 0, res.stderr
+def test_the_installed_script_exits_2_on_a_bad_argument(tmp_path):
+    res = p2ikit("pretrain", "--recipe", "nonsense", cwd=tmp_path)
+    assert res.returncode == 2, res.stdout + res.stderr
+    err = res.stderr.strip()
+    assert "Traceback" not in err and len(err.splitlines()) == 1 and "must be one of" in err, err
+
+
+def test_render_writes_pngs(tmp_path, here):
+    status, _, err = here("render", "synthetic:mug", "--size", 32, "--num-points", 256,
+                          "--out", tmp_path / "png")
+    assert status == 0, err
     assert len(list((tmp_path / "png").glob("*.png"))) == 12     # 6 depth + 6 shaded mesh views
 
 

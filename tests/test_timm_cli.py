@@ -46,7 +46,7 @@ def test_recipes_take_a_timm_teacher(recipe, dinov2_file, tmp_path):
 
 
 def p2ikit(*args, cwd, env=None):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "2",
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg",
            **(env or {})}
     return subprocess.run([EXE, *map(str, args)], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=300)
