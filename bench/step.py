@@ -166,15 +166,16 @@ def profile_recipe(recipe: str, steps: int):
     "{row: median ms} of one step of `recipe`, and the recipe's teacher mode as trained."
     from p2ikit import recipes
     from p2ikit.cache import FeatureCache
+    from p2ikit.core import BadInput
     from p2ikit.rendernet import RenderNetTeacher
     with tempfile.TemporaryDirectory() as out:
-        cfg = recipes.recipe_config(recipe, overrides(recipe, out, steps, bank=False))
+        cfg = recipes.recipe_config(recipe, overrides(recipe, out, steps, bank=True))
         trainer = recipes.build_trainer(cfg, teacher=teacher_like_demo(RenderNetTeacher))
         method = trainer.method
-        try:
+        try:                        # as `make demo` trains: from the bank where the recipe can
             method.build_bank(trainer.dataset, progress=False)
             mode = "bank"
-        except Exception:
+        except BadInput:            # a random rig or point pictures: no bank for this recipe
             mode = "uncached"
         clock = Clock()
         recipes.render_points = clock.wrap("render_points (z-buffer, visibility)",
@@ -245,13 +246,13 @@ def profile_recipe(recipe: str, steps: int):
     return {k: statistics.median(r.get(k, 0.0) for r in rows[1:] or rows) for k in keys}, mode
 
 
-def profile(steps: int):
+def profile(steps: int, names=None):
     from p2ikit.recipes import RECIPES
     torch.set_num_threads(1)
     print(f"profile of one step, 1 thread, demo sizes {SIZES}; ms = median of {steps - 1} steps "
           f"after one warm-up; share = of the step as trained; rows marked 'not in the step' are "
           f"the teacher measured apart")
-    for recipe in RECIPES.names:
+    for recipe in names or RECIPES.names:
         try:
             ms, mode = profile_recipe(recipe, steps)
         except Exception as e:
@@ -277,10 +278,11 @@ if __name__ == "__main__":
     ap.add_argument("--skip-profile", action="store_true")
     ap.add_argument("--rounds", type=int, default=2, help="alternating old/new runs per recipe")
     ap.add_argument("--recipes", nargs="+", default=list(COMPARED), help="old vs new of these")
+    ap.add_argument("--profile", nargs="+", default=None, help="profile these (default: all)")
     a = ap.parse_args()
     print(f"torch {torch.__version__}, load average {os.getloadavg()} (1, 5, 15 min)")
     if not a.skip_profile:
-        profile(a.steps)
+        profile(a.steps, a.profile)
     if not a.skip_old and a.old:
         old_vs_new(a.old, a.steps * 2, a.rounds, a.recipes)
     elif not a.skip_old:
