@@ -283,9 +283,7 @@ if __name__ == "__main__":
     print(f"torch {torch.__version__}, load average {os.getloadavg()} (1, 5, 15 min)")
     if not a.skip_profile:
         profile(a.steps, a.profile)
-    if not a.skip_old and a.old:
-        old_vs_new(a.old, a.steps * 2, a.rounds, a.recipes)
-    elif not a.skip_old:
-        with old_worktree() as old:
+    if not a.skip_old:
+        with contextlib.nullcontext(a.old) if a.old else old_worktree() as old:
             old_vs_new(old, a.steps * 2, a.rounds, a.recipes)
     print(f"\nload average at the end {os.getloadavg()}")
